@@ -1,0 +1,51 @@
+/** What the mail worker needs from the outside world; adapters implement these. */
+
+export interface RenderedEmail {
+  html: string;
+  text: string;
+}
+
+export interface TemplateRenderer {
+  /** Fills a precompiled template; throws AppError TEMPLATE_NOT_FOUND or RENDER_FAILED. */
+  render(template: string, model: object): RenderedEmail;
+}
+
+export interface OutgoingMail {
+  from: string;
+  to: string;
+  subject: string;
+  messageId: string;
+  html: string;
+  text: string;
+  headers: Record<string, string>;
+}
+
+export interface SendReceipt {
+  messageId: string;
+  /** The SMTP server's final reply, e.g. `250 OK: queued as 123`. */
+  response: string;
+}
+
+/** Whether retrying the same message can succeed. */
+export type FailureClass = 'transient' | 'permanent';
+
+/** A failed send as the transport saw it, with the SMTP reply if there was one. */
+export interface SendFailure {
+  failureClass: FailureClass;
+  message: string;
+  code?: string;
+  responseCode?: number;
+  response?: string;
+}
+
+export interface MailTransport {
+  /** Resolves once the SMTP server accepted the message; rejects with a SendFailureError otherwise. */
+  send(mail: OutgoingMail): Promise<SendReceipt>;
+}
+
+export class SendFailureError extends Error {
+  constructor(readonly failure: SendFailure) {
+    super(failure.message);
+    this.name = 'SendFailureError';
+  }
+}

@@ -1,0 +1,182 @@
+import { configError as loadError, detailPaths, keysNamedIn } from '../../../../test/helpers/config-errors';
+import { loadMailerConfig } from '../../src/config';
+
+const configError = (env: NodeJS.ProcessEnv) => loadError(loadMailerConfig, env);
+
+describe('loadMailerConfig', () => {
+  describe('when the environment is empty', () => {
+    it('then every setting has its default', () => {
+      // Act
+      const config = loadMailerConfig({});
+
+      // Assert
+      expect(config).toEqual({
+        PORT: 3001,
+        AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+        ORDERS_EXCHANGE: 'orders',
+        ORDER_CONFIRMED_ROUTING_KEY: 'order.confirmed',
+        MAILER_QUEUE: 'mailer.order.confirmed',
+        DEAD_LETTER_EXCHANGE: 'mailer.dead-letter',
+        DEAD_LETTER_QUEUE: 'mailer.order.confirmed.dead',
+        DELIVERY_LIMIT: 20,
+        PREFETCH: 10,
+        RETRY_DELAY_MS: 5000,
+        SMTP_URL: 'smtp://127.0.0.1:1025',
+        SMTP_POOL_SIZE: 5,
+        SMTP_CONNECTION_TIMEOUT_MS: 10000,
+        SMTP_GREETING_TIMEOUT_MS: 10000,
+        SMTP_SOCKET_TIMEOUT_MS: 30000,
+        MAIL_FROM: 'Order Confirmations <orders@example.com>',
+        MESSAGE_ID_DOMAIN: 'example.com',
+        WORKER_ID: expect.any(String),
+        SHUTDOWN_TIMEOUT_MS: 10000,
+        LOG_LEVEL: 'info',
+      });
+    });
+
+    it('then the worker id names this process', () => {
+      // Act
+      const config = loadMailerConfig({});
+
+      // Assert
+      expect(config.WORKER_ID).toMatch(new RegExp(`-${process.pid}$`));
+    });
+  });
+
+  describe('when settings are given and valid', () => {
+    it('then the values are parsed and numbers coerced', () => {
+      // Arrange
+      const env = {
+        PORT: '0',
+        AMQP_URL: 'amqps://user:secret@rabbit.internal:5671',
+        PREFETCH: '1000',
+        DELIVERY_LIMIT: '1',
+        SMTP_URL: 'smtps://user:pass@smtp.example:465',
+        SMTP_POOL_SIZE: '100',
+        MAIL_FROM: 'orders@shop.example',
+        WORKER_ID: 'worker-1',
+        LOG_LEVEL: 'silent',
+      };
+
+      // Act
+      const config = loadMailerConfig(env);
+
+      // Assert
+      expect(config).toMatchObject({
+        PORT: 0,
+        AMQP_URL: 'amqps://user:secret@rabbit.internal:5671',
+        PREFETCH: 1000,
+        DELIVERY_LIMIT: 1,
+        SMTP_URL: 'smtps://user:pass@smtp.example:465',
+        SMTP_POOL_SIZE: 100,
+        MAIL_FROM: 'orders@shop.example',
+        WORKER_ID: 'worker-1',
+        LOG_LEVEL: 'silent',
+      });
+    });
+  });
+
+  describe('MESSAGE_ID_DOMAIN', () => {
+    it.each([
+      ['"Name <address>"', 'Name <a@b.example>', 'b.example'],
+      ['a bare address', 'a@b.example', 'b.example'],
+      ['a quoted display name', '"Shop, Inc." <orders@mail.shop.example>', 'mail.shop.example'],
+      ['an empty display name', '<orders@shop.example>', 'shop.example'],
+    ])('when MAIL_FROM is %s and no domain is set, then it defaults to the address domain', (_label, from, domain) => {
+      // Act
+      const config = loadMailerConfig({ MAIL_FROM: from });
+
+      // Assert
+      expect(config.MAIL_FROM).toBe(from);
+      expect(config.MESSAGE_ID_DOMAIN).toBe(domain);
+    });
+
+    it('when it is set explicitly, then it wins over the MAIL_FROM domain', () => {
+      // Act
+      const config = loadMailerConfig({ MAIL_FROM: 'Name <a@b.example>', MESSAGE_ID_DOMAIN: 'ids.example' });
+
+      // Assert
+      expect(config.MESSAGE_ID_DOMAIN).toBe('ids.example');
+    });
+
+    it('when it is not a domain name, then the error names it', () => {
+      // Act
+      const err = configError({ MESSAGE_ID_DOMAIN: 'not a domain!' });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual(['MESSAGE_ID_DOMAIN']);
+    });
+  });
+
+  describe('when one setting is invalid', () => {
+    it.each([
+      ['PORT', 'abc'],
+      ['PORT', '70000'],
+      ['AMQP_URL', 'http://x'],
+      ['ORDERS_EXCHANGE', 'amq.foo'],
+      ['MAILER_QUEUE', 'amq.mailer'],
+      ['DEAD_LETTER_EXCHANGE', 'dead letter'],
+      ['DELIVERY_LIMIT', '0'],
+      ['PREFETCH', '0'],
+      ['PREFETCH', '1001'],
+      ['PREFETCH', '2.5'],
+      ['RETRY_DELAY_MS', '0'],
+      ['SMTP_URL', 'http://x'],
+      ['SMTP_POOL_SIZE', '0'],
+      ['SMTP_SOCKET_TIMEOUT_MS', 'never'],
+      ['MAIL_FROM', 'not an address'],
+      ['MAIL_FROM', 'Name <not an address>'],
+      ['MAIL_FROM', 'a@b@c.example'],
+      ['LOG_LEVEL', 'loud'],
+    ])('when %s is %p, then the error names that key and only that key', (key, value) => {
+      // Act
+      const err = configError({ [key]: value });
+
+      // Assert
+      expect(err.message).toMatch(/^Invalid configuration:/);
+      expect(keysNamedIn(err.message)).toEqual([key]);
+      expect(detailPaths(err)).toEqual([key]);
+    });
+
+    it('when MAIL_FROM is not an address, then the message says which forms are allowed', () => {
+      // Act
+      const err = configError({ MAIL_FROM: 'not an address' });
+
+      // Assert
+      expect(err.message).toContain('MAIL_FROM: must be an address or "Name <address>"');
+    });
+
+    it('when SMTP_URL is not an SMTP URL, then the message says what is expected', () => {
+      // Act
+      const err = configError({ SMTP_URL: 'http://x' });
+
+      // Assert
+      expect(err.message).toContain('SMTP_URL: must be an smtp:// or smtps:// URL');
+    });
+  });
+
+  describe('when several settings are invalid', () => {
+    it('then the error names every bad key and no good one', () => {
+      // Arrange
+      const env = {
+        PORT: '70000',
+        AMQP_URL: 'http://x',
+        ORDERS_EXCHANGE: 'amq.foo',
+        PREFETCH: '0',
+        SMTP_URL: 'http://x',
+        MAIL_FROM: 'not an address',
+        LOG_LEVEL: 'loud',
+        SMTP_POOL_SIZE: '3',
+        MAILER_QUEUE: 'mailer.q',
+      };
+      const bad = ['AMQP_URL', 'LOG_LEVEL', 'MAIL_FROM', 'ORDERS_EXCHANGE', 'PORT', 'PREFETCH', 'SMTP_URL'];
+
+      // Act
+      const err = configError(env);
+
+      // Assert
+      expect(keysNamedIn(err.message).sort()).toEqual(bad);
+      expect(detailPaths(err).sort()).toEqual(bad);
+    });
+  });
+});

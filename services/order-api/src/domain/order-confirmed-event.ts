@@ -1,0 +1,35 @@
+import {
+  AppError,
+  ErrorCodes,
+  EVENT_SCHEMA_VERSION,
+  ORDER_CONFIRMED_EVENT_TYPE,
+  orderSchema,
+  toFieldIssues,
+  type Order,
+  type OrderConfirmedEvent,
+} from '@order-mail/shared';
+
+/** Validates a request body as an order; throws VALIDATION_FAILED with one detail per problem. */
+export function parseOrder(body: unknown): Order {
+  const result = orderSchema.safeParse(body);
+  if (!result.success) {
+    throw new AppError(ErrorCodes.VALIDATION_FAILED, 'The order is not valid', {
+      details: toFieldIssues(result.error),
+    });
+  }
+  return result.data;
+}
+
+export function buildOrderConfirmedEvent(
+  order: Order,
+  meta: { eventId: string; correlationId: string; acceptedAt: Date },
+): OrderConfirmedEvent {
+  return {
+    schemaVersion: EVENT_SCHEMA_VERSION,
+    type: ORDER_CONFIRMED_EVENT_TYPE,
+    eventId: meta.eventId,
+    acceptedAt: meta.acceptedAt.toISOString(),
+    correlationId: meta.correlationId,
+    order,
+  };
+}

@@ -1,0 +1,37 @@
+import { createLogger, createMetricsRegistry, listenHttp, type Logger } from '@order-mail/shared';
+import type { OrderApiConfig } from './config';
+import { createOrderEventPublisher } from './adapters/broker/order-event-publisher';
+import { createOrderApiApp } from './entry-points/http/app';
+
+export interface RunningOrderApi {
+  port: number;
+  isReady(): boolean;
+  /** Stops accepting requests, finishes in-flight publishes, closes the broker connection. */
+  stop(): Promise<void>;
+}
+
+/** Starts the order API. The HTTP server listens at once; `/readyz` says 503 until the broker is connected. */
+export async function startOrderApi(
+  config: OrderApiConfig,
+  logger: Logger = createLogger({ service: 'order-api', level: config.LOG_LEVEL }),
+): Promise<RunningOrderApi> {
+  const registry = createMetricsRegistry('order-api');
+  const publisher = await createOrderEventPublisher({
+    amqpUrl: config.AMQP_URL,
+    exchange: config.ORDERS_EXCHANGE,
+    routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,
+    confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
+    logger,
+  });
+  const app = createOrderApiApp({ publisher, registry, logger, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
+  const http = await listenHttp(app, config.PORT);
+  logger.info({ port: http.port }, 'order API listening');
+  return {
+    port: http.port,
+    isReady: publisher.isReady,
+    async stop() {
+      await http.close(config.SHUTDOWN_TIMEOUT_MS);
+      await publisher.close();
+    },
+  };
+}

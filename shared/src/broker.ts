@@ -1,0 +1,108 @@
+import * as amqp from 'amqplib';
+import type { Logger } from './logger';
+
+export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+
+/** Opens channels during (re)connection setup; each comes with error listeners attached. */
+export interface ChannelOpener {
+  channel(): Promise<amqp.Channel>;
+  confirmChannel(): Promise<amqp.ConfirmChannel>;
+}
+
+export interface BrokerLink {
+  /** True while a connection is open and its setup (topology, channels, consumers) has completed. */
+  isConnected(): boolean;
+  /** Resolves after the first successful connection and setup. */
+  waitForConnect(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenBrokerOptions {
+  url: string;
+  /** Shown in RabbitMQ's management UI as the connection name. */
+  connectionName: string;
+  logger: Logger;
+  /**
+   * Runs after every (re)connect. Channels, topology and consumers do not survive a lost
+   * connection, so everything they need is (re)created here.
+   */
+  setup(open: ChannelOpener): Promise<void>;
+  /** Called when an established connection is lost, before recovery starts. */
+  onDisconnect?(err: Error): void;
+}
+
+/**
+ * A RabbitMQ connection that recovers by itself (amqplib's built-in recovery, retrying forever
+ * with capped backoff). A channel that closes on its own (e.g. a channel-level protocol error)
+ * closes the whole connection, so recovery rebuilds a known-good state instead of limping on.
+ */
+export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink> {
+  const { logger } = options;
+  let connected = false;
+  let stopping = false;
+  // Channels of the current connection, closed one by one on shutdown: a graceful channel close
+  // makes the broker process every ack sent on it first, a bare connection close does not.
+  let channels = new Set<amqp.Channel>();
+
+  const model = await amqp.connect(options.url, {
+    clientProperties: { connection_name: options.connectionName },
+    recovery: {
+      waitForConnect: false,
+      initialDelay: 200,
+      maxDelay: 5000,
+      maxRetries: Infinity,
+      setup: async (raw: amqp.ChannelModel) => {
+        // Listeners are bound by amqplib only after setup returns; until then an 'error'
+        // without a listener would crash the process.
+        raw.on('error', (err: Error) => logger.warn({ err }, 'broker connection error during setup'));
+        channels = new Set();
+        const watch = <C extends amqp.Channel>(ch: C): C => {
+          ch.on('error', (err: Error) => logger.warn({ err }, 'broker channel error'));
+          ch.on('handler-error', (err: Error, event: string) =>
+            logger.error({ err, event }, 'broker channel handler threw'),
+          );
+          channels.add(ch);
+          ch.on('close', () => {
+            channels.delete(ch);
+            if (stopping) return;
+            // The connection may still be open; force a full recovery so setup runs again.
+            raw.close().catch(() => undefined);
+          });
+          return ch;
+        };
+        await options.setup({
+          channel: async () => watch(await raw.createChannel()),
+          confirmChannel: async () => watch(await raw.createConfirmChannel()),
+        });
+      },
+    },
+  });
+
+  model.on('connect', () => {
+    connected = true;
+    logger.info('broker connected');
+  });
+  model.on('disconnect', (err: Error) => {
+    connected = false;
+    logger.warn({ err }, 'broker connection lost, reconnecting');
+    options.onDisconnect?.(err);
+  });
+  model.on('connect-failed', (err: Error) => logger.warn({ err }, 'broker connection attempt failed'));
+  model.on('error', (err: Error) => logger.warn({ err }, 'broker connection error'));
+  model.on('handler-error', (err: Error, event: string) => logger.error({ err, event }, 'broker handler threw'));
+  model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing'));
+  model.on('unblocked', () => logger.info('broker unblocked publishing'));
+
+  return {
+    isConnected: () => connected && !stopping,
+    waitForConnect: () => model.waitForConnect().then(() => undefined),
+    close: async () => {
+      stopping = true;
+      connected = false;
+      for (const ch of [...channels]) {
+        await ch.close().catch((err: unknown) => logger.debug({ err }, 'channel already closed'));
+      }
+      await model.close();
+    },
+  };
+}

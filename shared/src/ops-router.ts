@@ -1,0 +1,32 @@
+import { Router } from 'express';
+import type { Registry } from 'prom-client';
+
+export interface ReadinessCheck {
+  name: string;
+  isReady(): boolean;
+}
+
+/**
+ * `/healthz` (the process answers), `/readyz` (every dependency is ready) and `/metrics`,
+ * the same on every service.
+ */
+export function createOpsRouter(options: { registry: Registry; checks: ReadinessCheck[] }): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', (_req, res) => {
+    const checks = Object.fromEntries(options.checks.map((c) => [c.name, c.isReady() ? 'ready' : 'not_ready']));
+    const ready = Object.values(checks).every((v) => v === 'ready');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+  router.get('/metrics', async (_req, res, next) => {
+    try {
+      const body = await options.registry.metrics();
+      res.type(options.registry.contentType).send(body);
+    } catch (err) {
+      next(err);
+    }
+  });
+  return router;
+}

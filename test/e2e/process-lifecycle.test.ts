@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
+import { AMQP_URL, connectTestBroker, eventually } from '../helpers/broker';
+import { uniqueName } from '../helpers/names';
+import { sampleOrder } from '../helpers/orders';
+import { spawnService } from '../helpers/processes';
+import { startSmtpCatcher } from '../helpers/smtp-catcher';
+
+describe('service processes', () => {
+  it.each([
+    ['mailer', { PREFETCH: '0', SMTP_URL: 'http://nope' }, ['PREFETCH', 'SMTP_URL']],
+    ['order-api', { PORT: 'abc', AMQP_URL: 'localhost' }, ['PORT', 'AMQP_URL']],
+  ] as const)('when %s gets bad config, then it exits 1 naming each bad key', async (service, env, keys) => {
+    const proc = spawnService(service, env);
+
+    expect(await proc.exited).toBe(1);
+    for (const key of keys) expect(proc.stderr()).toContain(key);
+  });
+
+  it('when the order API gets SIGTERM, then it stops and exits 0', async () => {
+    const exchange = uniqueName('orders');
+    const proc = spawnService('order-api', { PORT: '0', AMQP_URL, ORDERS_EXCHANGE: exchange });
+    await eventually(() => proc.stdout().includes('broker connected'), 15000, 'order API connected');
+
+    proc.child.kill('SIGTERM');
+
+    expect(await proc.exited).toBe(0);
+    expect(proc.stdout()).toContain('"msg":"stopped"');
+    const { connection, channel } = await connectTestBroker();
+    await channel.deleteExchange(exchange);
+    await connection.close();
+  });
+
+  it('when the mailer gets SIGTERM with sends in flight, then they all finish and are acked, none lost or doubled', async () => {
+    // Arrange: a slow SMTP server, a mailer process and five events waiting for it
+    const smtp = await startSmtpCatcher();
+    smtp.behaviour = { delayMs: 1500 };
+    const names = {
+      exchange: uniqueName('orders'),
+      queue: uniqueName('mailer.order.confirmed'),
+      dlx: uniqueName('mailer.dead-letter'),
+      dlq: uniqueName('mailer.order.confirmed.dead'),
+    };
+    const proc = spawnService('mailer', {
+      PORT: '0',
+      AMQP_URL,
+      SMTP_URL: smtp.url,
+      ORDERS_EXCHANGE: names.exchange,
+      MAILER_QUEUE: names.queue,
+      DEAD_LETTER_EXCHANGE: names.dlx,
+      DEAD_LETTER_QUEUE: names.dlq,
+      PREFETCH: '10',
+      SMTP_POOL_SIZE: '5',
+    });
+    const { connection, channel } = await connectTestBroker();
+    try {
+      await eventually(() => proc.stdout().includes('broker connected'), 15000, 'mailer connected');
+      for (let i = 0; i < 5; i++) {
+        const event = {
+          schemaVersion: EVENT_SCHEMA_VERSION,
+          type: 'order.confirmed',
+          eventId: randomUUID(),
+          acceptedAt: new Date().toISOString(),
+          correlationId: `drain-${i}`,
+          order: sampleOrder({ orderId: `DRAIN-${i}` }),
+        };
+        channel.publish(names.exchange, 'order.confirmed', Buffer.from(JSON.stringify(event)), { persistent: true });
+      }
+      await eventually(() => smtp.receiving >= 5, 15000, 'five sends in flight');
+      expect(smtp.mails).toHaveLength(0);
+
+      // Act
+      proc.child.kill('SIGTERM');
+
+      // Assert
+      expect(await proc.exited).toBe(0);
+      expect(smtp.mails.map((m) => m.subject).sort()).toEqual(
+        [0, 1, 2, 3, 4].map((i) => `Your order DRAIN-${i} is confirmed`),
+      );
+      expect((await channel.checkQueue(names.queue)).messageCount).toBe(0);
+      expect((await channel.checkQueue(names.dlq)).messageCount).toBe(0);
+    } finally {
+      proc.child.kill('SIGKILL');
+      await channel.deleteQueue(names.queue);
+      await channel.deleteQueue(names.dlq);
+      await channel.deleteExchange(names.exchange);
+      await channel.deleteExchange(names.dlx);
+      await connection.close();
+      await smtp.close();
+    }
+  });
+});
