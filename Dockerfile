@@ -44,6 +44,9 @@ COPY --from=build /app/services/order-api/dist services/order-api/dist
 COPY --from=build /app/services/mailer/dist services/mailer/dist
 # Read at run time: dist/adapters/templates/template-renderer.js resolves ../../../templates.
 COPY services/mailer/templates services/mailer/templates
+# Read at run time: dist/adapters/db/database.js applies the SQL files in ../../../migrations
+# at start-up (versioned, each once).
+COPY services/mailer/migrations services/mailer/migrations
 
 # order-api | mailer (no default: the build fails without it)
 ARG SERVICE
@@ -62,8 +65,9 @@ EXPOSE 3000 3001
 # Both services stop gracefully on SIGTERM (shared/src/lifecycle.ts: runUntilSignal).
 STOPSIGNAL SIGTERM
 
-# /healthz says the process answers; it does not wait for RabbitMQ or SMTP (that is /readyz).
-# Both services listen without waiting for the broker; the mailer compiles its MJML templates first.
+# /healthz says the process answers; it does not wait for RabbitMQ, SMTP or PostgreSQL (that is
+# /readyz). Both services listen without waiting for the broker; the mailer compiles its MJML
+# templates and applies its database migrations first (so it needs PostgreSQL to start at all).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const p = process.env.PORT || (process.env.SERVICE === 'mailer' ? 3001 : 3000); fetch('http://127.0.0.1:' + p + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));"]
 

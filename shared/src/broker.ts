@@ -1,7 +1,7 @@
 import * as amqp from 'amqplib';
 import type { Logger } from './logger';
 
-export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage } from 'amqplib';
 
 /** Opens channels during (re)connection setup; each comes with error listeners attached. */
 export interface ChannelOpener {
@@ -14,6 +14,12 @@ export interface BrokerLink {
   isConnected(): boolean;
   /** Resolves after the first successful connection and setup. */
   waitForConnect(): Promise<void>;
+  /**
+   * A short-lived channel on the current connection (waits for one), for work outside the
+   * setup, e.g. an admin request. The caller closes it; it does not survive a reconnect.
+   */
+  openChannel(): Promise<amqp.Channel>;
+  openConfirmChannel(): Promise<amqp.ConfirmChannel>;
   close(): Promise<void>;
 }
 
@@ -93,8 +99,15 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
   model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing'));
   model.on('unblocked', () => logger.info('broker unblocked publishing'));
 
+  const adHoc = <C extends amqp.Channel>(ch: C): C => {
+    ch.on('error', (err: Error) => logger.warn({ err }, 'broker channel error'));
+    return ch;
+  };
+
   return {
     isConnected: () => connected && !stopping,
+    openChannel: async () => adHoc(await model.createChannel()),
+    openConfirmChannel: async () => adHoc(await model.createConfirmChannel()),
     waitForConnect: () => model.waitForConnect().then(() => undefined),
     close: async () => {
       stopping = true;

@@ -16,6 +16,8 @@ export const ErrorCodes = {
   TEMPLATE_NOT_FOUND: 'ERR_TEMPLATE_NOT_FOUND',
   RENDER_FAILED: 'ERR_RENDER_FAILED',
   SHUTTING_DOWN: 'ERR_SHUTTING_DOWN',
+  UNAUTHORIZED: 'ERR_UNAUTHORIZED',
+  CONFLICT: 'ERR_CONFLICT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -5,6 +5,8 @@ export * from './currency';
 export * from './config';
 export * from './logger';
 export * from './broker';
+export * from './confirmed-publisher';
 export * from './metrics';
 export * from './ops-router';
 export * from './lifecycle';
+export * from './http-errors';

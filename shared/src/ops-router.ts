@@ -3,7 +3,13 @@ import type { Registry } from 'prom-client';
 
 export interface ReadinessCheck {
   name: string;
-  isReady(): boolean;
+  /** `ready`, or what is wrong (`not_ready`, `auth_failed`, …). */
+  status(): string;
+}
+
+/** A check that is either `ready` or `not_ready`. */
+export function readinessCheck(name: string, isReady: () => boolean): ReadinessCheck {
+  return { name, status: () => (isReady() ? 'ready' : 'not_ready') };
 }
 
 /**
@@ -16,7 +22,7 @@ export function createOpsRouter(options: { registry: Registry; checks: Readiness
     res.json({ status: 'ok' });
   });
   router.get('/readyz', (_req, res) => {
-    const checks = Object.fromEntries(options.checks.map((c) => [c.name, c.isReady() ? 'ready' : 'not_ready']));
+    const checks = Object.fromEntries(options.checks.map((c) => [c.name, c.status()]));
     const ready = Object.values(checks).every((v) => v === 'ready');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });

@@ -5,6 +5,8 @@ import { uniqueName } from '../helpers/names';
 import { sampleOrder } from '../helpers/orders';
 import { spawnService } from '../helpers/processes';
 import { startSmtpCatcher } from '../helpers/smtp-catcher';
+import { query } from '../helpers/database';
+import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
 
 describe('service processes', () => {
   it.each([
@@ -35,20 +37,10 @@ describe('service processes', () => {
     // Arrange: a slow SMTP server, a mailer process and five events waiting for it
     const smtp = await startSmtpCatcher();
     smtp.behaviour = { delayMs: 1500 };
-    const names = {
-      exchange: uniqueName('orders'),
-      queue: uniqueName('mailer.order.confirmed'),
-      dlx: uniqueName('mailer.dead-letter'),
-      dlq: uniqueName('mailer.order.confirmed.dead'),
-    };
+    const names = uniqueStackNames();
     const proc = spawnService('mailer', {
-      PORT: '0',
-      AMQP_URL,
-      SMTP_URL: smtp.url,
-      ORDERS_EXCHANGE: names.exchange,
-      MAILER_QUEUE: names.queue,
-      DEAD_LETTER_EXCHANGE: names.dlx,
-      DEAD_LETTER_QUEUE: names.dlq,
+      ...mailerEnv(names, smtp.url),
+      LOG_LEVEL: 'info',
       PREFETCH: '10',
       SMTP_POOL_SIZE: '5',
     });
@@ -78,14 +70,13 @@ describe('service processes', () => {
         [0, 1, 2, 3, 4].map((i) => `Your order DRAIN-${i} is confirmed`),
       );
       expect((await channel.checkQueue(names.queue)).messageCount).toBe(0);
-      expect((await channel.checkQueue(names.dlq)).messageCount).toBe(0);
+      expect((await channel.checkQueue(names.deadLetterQueue)).messageCount).toBe(0);
+      const rows = await query<{ status: string }>(`SELECT status FROM "${names.schema}".deliveries`);
+      expect(rows.map((r) => r.status)).toEqual(['sent', 'sent', 'sent', 'sent', 'sent']);
     } finally {
       proc.child.kill('SIGKILL');
-      await channel.deleteQueue(names.queue);
-      await channel.deleteQueue(names.dlq);
-      await channel.deleteExchange(names.exchange);
-      await channel.deleteExchange(names.dlx);
       await connection.close();
+      await deleteStackTopology({ ...names, queues: mailerQueueNamesFor(names) });
       await smtp.close();
     }
   });

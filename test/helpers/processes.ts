@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -14,7 +13,8 @@ export interface ServiceProcess {
 
 /** Runs a service's `main.ts` as a real process, the way production runs it, with only the given env. */
 export function spawnService(service: 'order-api' | 'mailer', env: Record<string, string>): ServiceProcess {
-  const child = spawn(TSX, [path.join(ROOT, 'services', service, 'src/main.ts')], {
+  // One process (tsx as a loader, not its wrapper CLI), so a SIGKILL really kills the service.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'services', service, 'src/main.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,4 +27,25 @@ export function spawnService(service: 'order-api' | 'mailer', env: Record<string
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
   });
   return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Runs the dead-letter CLI (`npm run dlq -- …`) from its source and returns what it printed. */
+export function runDlqCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'services/mailer/src/entry-points/cli/dlq.ts'), ...args],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }

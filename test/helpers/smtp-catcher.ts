@@ -5,8 +5,12 @@ import { SMTPServer } from 'smtp-server';
 export interface SmtpBehaviour {
   /** Answer DATA with this SMTP error instead of accepting (e.g. 451 or 550). */
   rejectWith?: { code: number; message: string };
+  /** With `rejectWith`: reject only this many messages, then accept again. */
+  rejectCount?: number;
   /** Hold each message this long before answering, to keep sends in flight. */
   delayMs?: number;
+  /** Take the whole message, then drop the connection without answering (outcome unknown to the client). */
+  dropAfterData?: boolean;
 }
 
 export interface SmtpCatcher {
@@ -17,6 +21,8 @@ export interface SmtpCatcher {
   rejected: number;
   /** Messages whose DATA has started arriving (accepted or not). */
   receiving: number;
+  /** Messages received in full whose connection was then dropped (`dropAfterData`). */
+  dropped: ParsedMail[];
   url: string;
   mails: ParsedMail[];
   /** Resolves once `count` mails have arrived; rejects after `timeoutMs` with how many did. */
@@ -25,21 +31,31 @@ export interface SmtpCatcher {
 }
 
 /** A real SMTP server in-process that parses every message it accepts. */
-export async function startSmtpCatcher(): Promise<SmtpCatcher> {
+export async function startSmtpCatcher(options: { port?: number } = {}): Promise<SmtpCatcher> {
   const mails: ParsedMail[] = [];
   const waiters: (() => void)[] = [];
-  const catcher = { behaviour: {} as SmtpBehaviour, rejected: 0, receiving: 0 };
+  const catcher = { behaviour: {} as SmtpBehaviour, rejected: 0, receiving: 0, dropped: [] as ParsedMail[] };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
-    onData(stream, _session, callback) {
-      const { rejectWith, delayMs = 0 } = catcher.behaviour;
+    onData(stream, session, callback) {
+      const { rejectWith, delayMs = 0, dropAfterData } = catcher.behaviour;
       catcher.receiving += 1;
       simpleParser(stream)
         .then(async (mail) => {
           if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-          if (rejectWith) {
+          if (dropAfterData) {
+            catcher.dropped.push(mail);
+            // smtp-server keeps each connection's socket on the session's connection object.
+            const connections = (
+              server as unknown as { connections: Set<{ id: string; _socket: { destroy(): void } }> }
+            ).connections;
+            for (const c of connections) if (c.id === session.id) c._socket.destroy();
+            return;
+          }
+          if (rejectWith && (catcher.behaviour.rejectCount === undefined || catcher.behaviour.rejectCount > 0)) {
+            if (catcher.behaviour.rejectCount !== undefined) catcher.behaviour.rejectCount -= 1;
             catcher.rejected += 1;
             callback(Object.assign(new Error(rejectWith.message), { responseCode: rejectWith.code }));
             return;
@@ -51,7 +67,10 @@ export async function startSmtpCatcher(): Promise<SmtpCatcher> {
         .catch(callback);
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   const port = (server.server.address() as AddressInfo).port;
   return {
     port,
@@ -67,6 +86,7 @@ export async function startSmtpCatcher(): Promise<SmtpCatcher> {
     get receiving() {
       return catcher.receiving;
     },
+    dropped: catcher.dropped,
     url: `smtp://127.0.0.1:${port}`,
     mails,
     waitForMails(count, timeoutMs = 20000) {

@@ -1,12 +1,26 @@
-import { loadMailerConfig } from '../../services/mailer/src/config';
+import { randomBytes } from 'node:crypto';
+import { mailerQueueNames } from '../../services/mailer/src/adapters/broker/mailer-topology';
+import { loadMailerConfig, type MailerConfig } from '../../services/mailer/src/config';
 import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
 import { loadOrderApiConfig } from '../../services/order-api/src/config';
 import { startOrderApi, type RunningOrderApi } from '../../services/order-api/src/service';
 import { AMQP_URL, connectTestBroker, eventually } from './broker';
+import { DATABASE_URL, dropSchema } from './database';
 import { uniqueName } from './names';
 
+export interface StackNames {
+  exchange: string;
+  queue: string;
+  deadLetterExchange: string;
+  deadLetterQueue: string;
+  schema: string;
+  /** Every queue the mailer declares, retry and hold queues included. */
+  queues: string[];
+}
+
 export interface TestStack {
-  names: { exchange: string; queue: string; deadLetterExchange: string; deadLetterQueue: string };
+  names: StackNames;
+  mailerConfig: MailerConfig;
   api: RunningOrderApi;
   mailer: RunningMailer;
   apiUrl: string;
@@ -15,31 +29,74 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-/** Both services in-process, on port 0, on exchange and queue names of their own. */
-export async function startTestStack(options: { smtpUrl: string; env?: Record<string, string> }): Promise<TestStack> {
-  const names = {
+/** Short retry delays and timeouts, through the same code as production's defaults. */
+export const FAST_MAILER_ENV = {
+  RETRY_DELAYS: '300ms,300ms,300ms,300ms,300ms',
+  SMTP_CONNECTION_TIMEOUT_MS: '1000',
+  SMTP_GREETING_TIMEOUT_MS: '1000',
+  SMTP_SOCKET_TIMEOUT_MS: '3000',
+  UNKNOWN_OUTCOME_GRACE_MS: '6000',
+};
+
+/** Exchange, queue and schema names no other test uses. */
+export function uniqueStackNames(): Omit<StackNames, 'queues'> {
+  return {
     exchange: uniqueName('orders'),
     queue: uniqueName('mailer.order.confirmed'),
     deadLetterExchange: uniqueName('mailer.dead-letter'),
     deadLetterQueue: uniqueName('mailer.order.confirmed.dead'),
+    schema: `test_${randomBytes(4).toString('hex')}`,
   };
+}
+
+/** The mailer's environment for a test: its own names, fast timings, quiet logs. */
+export function mailerEnv(names: Omit<StackNames, 'queues'>, smtpUrl: string, env: Record<string, string> = {}) {
+  return {
+    AMQP_URL,
+    DATABASE_URL,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    ORDERS_EXCHANGE: names.exchange,
+    MAILER_QUEUE: names.queue,
+    DEAD_LETTER_EXCHANGE: names.deadLetterExchange,
+    DEAD_LETTER_QUEUE: names.deadLetterQueue,
+    DATABASE_SCHEMA: names.schema,
+    SMTP_URL: smtpUrl,
+    MAIL_FROM: 'Test Shop <orders@shop.example>',
+    ...FAST_MAILER_ENV,
+    ...env,
+  };
+}
+
+/** Every queue a mailer with these names (and `env`) declares. */
+export function mailerQueueNamesFor(names: Omit<StackNames, 'queues'>, env: Record<string, string> = {}): string[] {
+  const config = loadMailerConfig(mailerEnv(names, 'smtp://127.0.0.1:1', env));
+  return mailerQueueNames({
+    ordersExchange: names.exchange,
+    routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,
+    workQueue: names.queue,
+    deadLetterExchange: names.deadLetterExchange,
+    deadLetterQueue: names.deadLetterQueue,
+    deliveryLimit: config.DELIVERY_LIMIT,
+    retryDelaysMs: config.RETRY_DELAYS,
+    holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
+  });
+}
+
+/** Both services in-process, on port 0, on exchange, queue and schema names of their own. */
+export async function startTestStack(options: { smtpUrl: string; env?: Record<string, string> }): Promise<TestStack> {
+  const base = uniqueStackNames();
+  const mailerConfig = loadMailerConfig(mailerEnv(base, options.smtpUrl, options.env));
+  const names: StackNames = { ...base, queues: mailerQueueNamesFor(base, options.env) };
   const common = { AMQP_URL, ORDERS_EXCHANGE: names.exchange, LOG_LEVEL: 'silent', PORT: '0', ...options.env };
   // The mailer first: it declares the queue the API's mandatory publishes must reach.
-  const mailer = await startMailer(
-    loadMailerConfig({
-      ...common,
-      MAILER_QUEUE: names.queue,
-      DEAD_LETTER_EXCHANGE: names.deadLetterExchange,
-      DEAD_LETTER_QUEUE: names.deadLetterQueue,
-      SMTP_URL: options.smtpUrl,
-      MAIL_FROM: 'Test Shop <orders@shop.example>',
-    }),
-  );
+  const mailer = await startMailer(mailerConfig);
   const api = await startOrderApi(loadOrderApiConfig(common));
   await eventually(() => mailer.isReady() && api.isReady(), 15000, 'both services ready');
   let stopped = false;
   return {
     names,
+    mailerConfig,
     api,
     mailer,
     apiUrl: `http://127.0.0.1:${api.port}`,
@@ -54,12 +111,12 @@ export async function startTestStack(options: { smtpUrl: string; env?: Record<st
   };
 }
 
-/** Deletes a stack's queues and exchanges. */
-export async function deleteStackTopology(names: TestStack['names']): Promise<void> {
+/** Deletes a stack's queues, exchanges and ledger schema. */
+export async function deleteStackTopology(names: StackNames): Promise<void> {
+  await dropSchema(names.schema);
   const { connection, channel } = await connectTestBroker();
   try {
-    await channel.deleteQueue(names.queue);
-    await channel.deleteQueue(names.deadLetterQueue);
+    for (const queue of names.queues) await channel.deleteQueue(queue);
     await channel.deleteExchange(names.exchange);
     await channel.deleteExchange(names.deadLetterExchange);
   } finally {

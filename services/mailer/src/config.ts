@@ -9,6 +9,28 @@ import {
   portSchema,
 } from '@order-mail/shared';
 
+const DURATION_PATTERN = /^(\d+)(ms|s|m|h)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `250ms`, `30s`, `2m`, `1h`, or a bare number of milliseconds. */
+export function parseDuration(text: string): number | null {
+  const match = DURATION_PATTERN.exec(text.trim());
+  if (!match) return null;
+  return Number(match[1]) * UNIT_MS[match[2] ?? 'ms'];
+}
+
+const retryDelaysSchema = z.string().transform((value, ctx) => {
+  const delays = value.split(',').map((part) => parseDuration(part));
+  if (delays.length > 20 || delays.some((d) => d === null || d < 1)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h"',
+    });
+    return z.NEVER;
+  }
+  return delays as number[];
+});
+
 const MAIL_FROM_PATTERN = /^(?:[^<>]*<\s*([^<>\s@]+@[^<>\s@]+)\s*>|([^<>\s@]+@[^<>\s@]+))$/;
 
 /** Every setting of the mailer, read from the environment. `.env.example` mirrors this list. */
@@ -32,8 +54,34 @@ export const mailerConfigSchema = z
     DELIVERY_LIMIT: z.coerce.number().int().min(1).max(1000).default(20),
     /** Messages handled at once (AMQP prefetch); keep it at or above SMTP_POOL_SIZE. */
     PREFETCH: z.coerce.number().int().min(1).max(1000).default(10),
-    /** How long a message whose send failed transiently waits before it goes back to the queue. */
-    RETRY_DELAY_MS: durationMsSchema.default(5000),
+    /** Delay before each retry of a transient failure; after the last one the message is dead-lettered. */
+    RETRY_DELAYS: retryDelaysSchema.default([30_000, 120_000, 600_000, 3_600_000, 21_600_000]),
+    /**
+     * How long a send whose outcome is unknown (connection lost after the whole message went out,
+     * or a redelivered event still marked `sending`) waits before its one resend. Must exceed the
+     * longest possible send.
+     */
+    UNKNOWN_OUTCOME_GRACE_MS: durationMsSchema.default(600_000),
+    /** How long to wait for the broker's confirm when republishing to a retry, hold or dead-letter queue. */
+    PUBLISH_CONFIRM_TIMEOUT_MS: durationMsSchema.default(5000),
+    /** PostgreSQL holding the delivery ledger. */
+    DATABASE_URL: z
+      .string()
+      .refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v), { message: 'must be a postgres:// URL' })
+      .default('postgres://postgres@127.0.0.1:5432/test'),
+    /** Schema of the ledger's tables (created by the migrations at start-up). */
+    DATABASE_SCHEMA: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'must be a lower-case SQL identifier' })
+      .default('mailer'),
+    /** Dead letters moved back to the work queue per second during a replay. */
+    REPLAY_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(50),
+    /** If set, the admin API (/deliveries, /dead-letters) requires `Authorization: Bearer <token>`. */
+    ADMIN_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+    /** Test-only fault injection, off unless set: pause this long between recording a sent email and acking it. */
+    FAULT_PAUSE_BEFORE_ACK_MS: durationMsSchema.optional(),
+    /** Test-only fault injection, off unless set: pause this long between the SMTP server's acceptance and the ledger's record of it. */
+    FAULT_PAUSE_BEFORE_RECORD_MS: durationMsSchema.optional(),
     /** SMTP server, `smtp://user:pass@host:port` or `smtps://…` for implicit TLS. */
     SMTP_URL: z
       .string()
@@ -64,6 +112,14 @@ export const mailerConfigSchema = z
     /** pino log level. */
     LOG_LEVEL: logLevelSchema.default('info'),
   })
+  .refine(
+    (c) =>
+      c.UNKNOWN_OUTCOME_GRACE_MS > c.SMTP_CONNECTION_TIMEOUT_MS + c.SMTP_GREETING_TIMEOUT_MS + c.SMTP_SOCKET_TIMEOUT_MS,
+    {
+      message: 'must exceed SMTP_CONNECTION_TIMEOUT_MS + SMTP_GREETING_TIMEOUT_MS + SMTP_SOCKET_TIMEOUT_MS',
+      path: ['UNKNOWN_OUTCOME_GRACE_MS'],
+    },
+  )
   .transform((c) => {
     const [, bracketed, bare] = MAIL_FROM_PATTERN.exec(c.MAIL_FROM) ?? [];
     const fromAddress = bracketed ?? bare;

@@ -26,12 +26,16 @@ export async function startOrderApi(
   const app = createOrderApiApp({ publisher, registry, logger, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
   const http = await listenHttp(app, config.PORT);
   logger.info({ port: http.port }, 'order API listening');
+  let stopped: Promise<void> | null = null;
   return {
     port: http.port,
     isReady: publisher.isReady,
-    async stop() {
-      await http.close(config.SHUTDOWN_TIMEOUT_MS);
-      await publisher.close();
+    stop() {
+      stopped ??= (async () => {
+        await http.close(config.SHUTDOWN_TIMEOUT_MS);
+        await publisher.close();
+      })();
+      return stopped;
     },
   };
 }

@@ -3,82 +3,176 @@ import {
   ErrorCodes,
   isAppError,
   maskEmail,
+  ORDER_CONFIRMED_EVENT_TYPE,
   orderConfirmedEventSchema,
   toFieldIssues,
   type Logger,
   type OrderConfirmedEvent,
 } from '@order-mail/shared';
+import { classifyFailure, type FailureClass } from './classify-failure';
+import type { DeliveryLedger } from './delivery-ledger';
 import { buildOrderConfirmationEmail } from './order-email';
-import { SendFailureError, type MailTransport, type SendFailure, type TemplateRenderer } from './ports';
+import { SendFailureError, type MailerMetrics, type MailTransport, type TemplateRenderer } from './ports';
+import { decideNextStep, type RetrySchedule } from './retry-policy';
+
+/** Why a message ends in the dead-letter queue (the `x-dead-letter-reason` header). */
+export type DeadLetterReason =
+  | 'invalid_event'
+  | 'unknown_template'
+  | 'render_failed'
+  | 'smtp_rejected'
+  | 'retries_exhausted'
+  | 'outcome_unknown'
+  | 'internal_error';
+
+export interface FailureInfo {
+  failureClass: FailureClass | 'invalid' | 'render' | 'internal';
+  message: string;
+  responseCode?: number;
+  response?: string;
+}
+
+interface Ids {
+  orderId?: string;
+  eventId?: string;
+  correlationId?: string;
+}
 
 /** What the queue entry point should do with a message once the worker is done with it. */
-export type DeliveryOutcome =
-  | { action: 'ack'; orderId: string; eventId: string; smtpResponse: string }
-  | { action: 'retry'; reason: string; failure: SendFailure; orderId: string; eventId: string }
-  | {
-      action: 'dead-letter';
-      reason: string;
-      detail: string;
-      failure?: SendFailure;
-      orderId?: string;
-      eventId?: string;
-    };
+export type DeliveryOutcome = Ids &
+  (
+    | { action: 'ack'; result: 'sent' | 'duplicate_skipped'; smtpResponse?: string }
+    | { action: 'retry'; delayMs: number; failures: number; failure: FailureInfo }
+    | { action: 'hold'; delayMs: number; reason: 'in_progress' | 'unknown_outcome'; failure?: FailureInfo }
+    | { action: 'dead-letter'; reason: DeadLetterReason; failures: number; failure: FailureInfo }
+  );
+
+/** Where a message stands, from its headers. */
+export interface MessageHistory {
+  /** Failed sends of this message so far (reset by a replay). */
+  failures: number;
+}
 
 export interface MailWorkerDeps {
   transport: MailTransport;
   templates: TemplateRenderer;
+  ledger: DeliveryLedger;
+  metrics: MailerMetrics;
   logger: Logger;
+  schedule: RetrySchedule;
+  workerId: string;
   /** `From:` of every email, e.g. `Shop <orders@shop.example>`. */
   mailFrom: string;
   /** Right-hand side of generated Message-IDs. */
   messageIdDomain: string;
+  /** Test-only fault injection: pause between the SMTP server's acceptance and the ledger's record. */
+  faultPauseBeforeRecordMs?: number;
 }
 
 export interface MailWorker {
-  process(content: Buffer): Promise<DeliveryOutcome>;
+  process(content: Buffer, history: MessageHistory): Promise<DeliveryOutcome>;
 }
 
-/** Turns one order-confirmed message into one sent email, or says why it cannot be sent. */
-export function createMailWorker(deps: MailWorkerDeps): MailWorker {
-  const { logger } = deps;
-
-  function parseEvent(content: Buffer): OrderConfirmedEvent {
-    let json: unknown;
-    try {
-      json = JSON.parse(content.toString('utf8'));
-    } catch (err) {
-      throw new AppError(ErrorCodes.INVALID_EVENT, `Message body is not JSON: ${(err as Error).message}`);
-    }
-    const result = orderConfirmedEventSchema.safeParse(json);
-    if (!result.success) {
-      const details = toFieldIssues(result.error);
-      const summary = details.map((d) => `${d.path || '(root)'}: ${d.message}`).join('; ');
-      throw new AppError(ErrorCodes.INVALID_EVENT, `Message does not match the event schema: ${summary}`, { details });
-    }
-    return result.data;
+function parseEvent(content: Buffer): OrderConfirmedEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(content.toString('utf8'));
+  } catch (err) {
+    throw new AppError(ErrorCodes.INVALID_EVENT, `Message body is not JSON: ${(err as Error).message}`);
   }
+  const result = orderConfirmedEventSchema.safeParse(json);
+  if (!result.success) {
+    const details = toFieldIssues(result.error);
+    const summary = details.map((d) => `${d.path || '(root)'}: ${d.message}`).join('; ');
+    throw new AppError(ErrorCodes.INVALID_EVENT, `Message does not match the event schema: ${summary}`, { details });
+  }
+  return result.data;
+}
+
+/**
+ * Turns one order-confirmed message into exactly one sent email, or says why not. The ledger
+ * row of the order decides whether to send at all: a `sent` order is never sent again.
+ */
+export function createMailWorker(deps: MailWorkerDeps): MailWorker {
+  const { logger, ledger, schedule } = deps;
 
   return {
-    async process(content) {
+    async process(content, history) {
       let event: OrderConfirmedEvent;
       try {
         event = parseEvent(content);
       } catch (err) {
-        return { action: 'dead-letter', reason: 'invalid_event', detail: (err as Error).message };
+        const message = (err as Error).message;
+        return {
+          action: 'dead-letter',
+          reason: 'invalid_event',
+          failures: history.failures,
+          failure: { failureClass: 'invalid', message },
+        };
       }
-      const { orderId } = event.order;
-      const { eventId, correlationId } = event;
-      const log = logger.child({ orderId, eventId, correlationId });
+      const ids = { orderId: event.order.orderId, eventId: event.eventId, correlationId: event.correlationId };
+      const log = logger.child(ids);
 
-      let html: string;
-      let text: string;
       const email = buildOrderConfirmationEmail(event, deps.messageIdDomain);
+      const claim = await ledger.claim({
+        eventKind: ORDER_CONFIRMED_EVENT_TYPE,
+        orderId: ids.orderId,
+        eventId: ids.eventId,
+        correlationId: ids.correlationId,
+        workerId: deps.workerId,
+        graceMs: schedule.unknownOutcomeGraceMs,
+        messageId: email.messageId,
+      });
+      switch (claim.decision.kind) {
+        case 'skip-sent':
+          deps.metrics.duplicateSkipped();
+          log.info({ sentAt: claim.record.sentAt }, 'already sent, acking without sending');
+          return { ...ids, action: 'ack', result: 'duplicate_skipped' };
+        case 'wait':
+          log.info({ remainingMs: claim.decision.remainingMs }, 'a send of this order may be under way, holding');
+          return { ...ids, action: 'hold', delayMs: schedule.unknownOutcomeGraceMs, reason: 'in_progress' };
+        case 'give-up-unknown': {
+          const message = 'Outcome of the send stayed unknown after one resend';
+          await ledger.markDead(claim.record.id, message);
+          log.error('outcome unknown twice, dead-lettering for an operator to decide');
+          return {
+            ...ids,
+            action: 'dead-letter',
+            reason: 'outcome_unknown',
+            failures: history.failures,
+            failure: { failureClass: 'unknown_outcome', message },
+          };
+        }
+        case 'send':
+        case 'resend-unknown':
+          break;
+      }
+      if (!('attempt' in claim)) throw new Error('unreachable: a send decision always has an attempt');
+      const { attempt, record } = claim;
+      if (claim.decision.kind === 'resend-unknown') {
+        // A worker that died mid-send left no failure behind: this is where the unknown outcome is found.
+        if (record.lastErrorClass !== 'unknown_outcome') deps.metrics.outcomeUnknown();
+        log.warn({ attempt }, 'outcome of an earlier send is unknown; resending once with the same Message-ID');
+      }
+
+      // A resend after an unknown outcome repeats the first Message-ID, even from a re-posted event,
+      // so that receivers that deduplicate on it show one email.
+      const messageId = record.messageId ?? email.messageId;
+      let rendered;
       try {
-        ({ html, text } = deps.templates.render(email.template, email.model));
+        rendered = deps.templates.render(email.template, email.model);
       } catch (err) {
         const reason = isAppError(err, ErrorCodes.TEMPLATE_NOT_FOUND) ? 'unknown_template' : 'render_failed';
+        const message = (err as Error).message;
+        await ledger.recordFailure(record.id, attempt, { status: 'dead', outcome: 'render_failed', error: message });
         log.error({ err, template: email.template }, 'cannot render email');
-        return { action: 'dead-letter', reason, detail: (err as Error).message, orderId, eventId };
+        return {
+          ...ids,
+          action: 'dead-letter',
+          reason,
+          failures: history.failures,
+          failure: { failureClass: 'render', message },
+        };
       }
 
       try {
@@ -86,20 +180,49 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
           from: deps.mailFrom,
           to: email.to,
           subject: email.subject,
-          messageId: email.messageId,
-          html,
-          text,
-          headers: { 'X-Order-Id': orderId, 'X-Correlation-Id': correlationId },
+          messageId,
+          html: rendered.html,
+          text: rendered.text,
+          headers: { 'X-Order-Id': ids.orderId, 'X-Correlation-Id': ids.correlationId },
         });
-        log.info({ recipient: maskEmail(email.to), smtpResponse: receipt.response }, 'email sent');
-        return { action: 'ack', orderId, eventId, smtpResponse: receipt.response };
+        if (deps.faultPauseBeforeRecordMs) {
+          log.warn({ pauseMs: deps.faultPauseBeforeRecordMs }, 'fault injection: pausing before recording the send');
+          await new Promise((r) => setTimeout(r, deps.faultPauseBeforeRecordMs));
+        }
+        await ledger.recordSent(record.id, attempt, { smtpResponse: receipt.response, messageId });
+        log.info({ recipient: maskEmail(email.to), attempt, smtpResponse: receipt.response }, 'email sent');
+        return { ...ids, action: 'ack', result: 'sent', smtpResponse: receipt.response };
       } catch (err) {
         if (!(err instanceof SendFailureError)) throw err;
-        const { failure } = err;
-        log.warn({ failure }, 'send failed');
-        return failure.failureClass === 'permanent'
-          ? { action: 'dead-letter', reason: 'smtp_rejected', detail: failure.message, failure, orderId, eventId }
-          : { action: 'retry', reason: 'smtp_transient', failure, orderId, eventId };
+        const sendFailure = err.failure;
+        const failureClass = classifyFailure(sendFailure.facts);
+        const failure: FailureInfo = {
+          failureClass,
+          message: sendFailure.message,
+          responseCode: sendFailure.responseCode,
+          response: sendFailure.response,
+        };
+        const step = decideNextStep(failureClass, history.failures, schedule);
+        const status = step.action === 'retry' ? 'retrying' : step.action === 'hold' ? 'sending' : 'dead';
+        await ledger.recordFailure(record.id, attempt, {
+          status,
+          outcome: failureClass,
+          error: sendFailure.message,
+          smtpCode: sendFailure.responseCode,
+          smtpResponse: sendFailure.response,
+        });
+        const fields = { attempt, failureClass, smtpCode: sendFailure.responseCode, error: sendFailure.message };
+        if (failureClass === 'auth') log.error(fields, 'SMTP authentication failed; retrying slowly');
+        else log.warn(fields, 'send failed');
+        switch (step.action) {
+          case 'retry':
+            return { ...ids, action: 'retry', delayMs: step.delayMs, failures: step.failures, failure };
+          case 'hold':
+            deps.metrics.outcomeUnknown();
+            return { ...ids, action: 'hold', delayMs: step.delayMs, reason: 'unknown_outcome', failure };
+          case 'dead-letter':
+            return { ...ids, action: 'dead-letter', reason: step.reason, failures: history.failures + 1, failure };
+        }
       }
     },
   };

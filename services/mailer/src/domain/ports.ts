@@ -1,4 +1,5 @@
 /** What the mail worker needs from the outside world; adapters implement these. */
+import type { SendErrorFacts } from './classify-failure';
 
 export interface RenderedEmail {
   html: string;
@@ -26,16 +27,13 @@ export interface SendReceipt {
   response: string;
 }
 
-/** Whether retrying the same message can succeed. */
-export type FailureClass = 'transient' | 'permanent';
-
 /** A failed send as the transport saw it, with the SMTP reply if there was one. */
 export interface SendFailure {
-  failureClass: FailureClass;
   message: string;
   code?: string;
   responseCode?: number;
   response?: string;
+  facts: SendErrorFacts;
 }
 
 export interface MailTransport {
@@ -48,4 +46,10 @@ export class SendFailureError extends Error {
     super(failure.message);
     this.name = 'SendFailureError';
   }
+}
+
+/** Counters the worker bumps; the metrics adapter maps them to Prometheus. */
+export interface MailerMetrics {
+  outcomeUnknown(): void;
+  duplicateSkipped(): void;
 }

@@ -20,7 +20,12 @@ describe('loadMailerConfig', () => {
         DEAD_LETTER_QUEUE: 'mailer.order.confirmed.dead',
         DELIVERY_LIMIT: 20,
         PREFETCH: 10,
-        RETRY_DELAY_MS: 5000,
+        RETRY_DELAYS: [30_000, 120_000, 600_000, 3_600_000, 21_600_000],
+        UNKNOWN_OUTCOME_GRACE_MS: 600_000,
+        PUBLISH_CONFIRM_TIMEOUT_MS: 5000,
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+        DATABASE_SCHEMA: 'mailer',
+        REPLAY_RATE_PER_SECOND: 50,
         SMTP_URL: 'smtp://127.0.0.1:1025',
         SMTP_POOL_SIZE: 5,
         SMTP_CONNECTION_TIMEOUT_MS: 10000,
@@ -108,6 +113,16 @@ describe('loadMailerConfig', () => {
     });
   });
 
+  describe('when RETRY_DELAYS is given', () => {
+    it.each([
+      ['30s,2m,10m,1h,6h', [30_000, 120_000, 600_000, 3_600_000, 21_600_000]],
+      ['250ms, 500', [250, 500]],
+      ['1h', [3_600_000]],
+    ])('when it is %p, then it is parsed to %p milliseconds', (value, expected) => {
+      expect(loadMailerConfig({ RETRY_DELAYS: value }).RETRY_DELAYS).toEqual(expected);
+    });
+  });
+
   describe('when one setting is invalid', () => {
     it.each([
       ['PORT', 'abc'],
@@ -120,7 +135,13 @@ describe('loadMailerConfig', () => {
       ['PREFETCH', '0'],
       ['PREFETCH', '1001'],
       ['PREFETCH', '2.5'],
-      ['RETRY_DELAY_MS', '0'],
+      ['RETRY_DELAYS', '30s,,2m'],
+      ['RETRY_DELAYS', '30x'],
+      ['RETRY_DELAYS', '0s'],
+      ['UNKNOWN_OUTCOME_GRACE_MS', '1000'],
+      ['DATABASE_URL', 'mysql://x'],
+      ['DATABASE_SCHEMA', 'Bad-Schema'],
+      ['ADMIN_TOKEN', 'short'],
       ['SMTP_URL', 'http://x'],
       ['SMTP_POOL_SIZE', '0'],
       ['SMTP_SOCKET_TIMEOUT_MS', 'never'],

@@ -8,22 +8,78 @@ export interface MailerTopology {
   deadLetterQueue: string;
   /** Deliveries of one message before the broker dead-letters it (a crash-loop guard). */
   deliveryLimit: number;
+  /** One retry queue per distinct delay. */
+  retryDelaysMs: readonly number[];
+  /** How long an outcome-unknown (or in-progress) message waits in the hold queue. */
+  holdDelayMs: number;
 }
 
-/** Headers the mailer puts on every message it dead-letters, so an operator can see why. */
-export const DeadLetterHeaders = {
-  reason: 'x-dead-letter-reason',
-  detail: 'x-dead-letter-detail',
+/** Headers the mailer reads and writes on messages it retries, holds or dead-letters. */
+export const MailerHeaders = {
+  /** Failed sends of this message so far; a replay resets it. */
+  attempts: 'x-attempts',
+  /** Unexpected errors (e.g. the database was down) so far; they follow the retry schedule too. */
+  internalErrors: 'x-internal-errors',
+  lastError: 'x-last-error',
+  lastErrorClass: 'x-last-error-class',
+  firstFailureAt: 'x-first-failure-at',
+  lastFailureAt: 'x-last-failure-at',
   smtpCode: 'x-smtp-code',
   smtpResponse: 'x-smtp-response',
-  failedAt: 'x-failed-at',
   workerId: 'x-worker-id',
+  holdReason: 'x-hold-reason',
+  deadLetterReason: 'x-dead-letter-reason',
+  replayedAt: 'x-replayed-at',
+  replayCount: 'x-replay-count',
 } as const;
 
 /**
+ * Headers the broker writes about a message's past (deliveries, dead-letterings). A copy we
+ * publish again must not carry them: RabbitMQ drops a message as a dead-letter cycle when its
+ * `x-death` already names the queue it is being dead-lettered to (e.g. a replayed
+ * `delivery_limit` dead letter expiring from a retry queue back into the work queue).
+ */
+const BROKER_HISTORY_HEADERS = [
+  'x-death',
+  'x-delivery-count',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-last-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+];
+
+export function withoutBrokerHistory(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+  const copy = { ...headers };
+  for (const name of BROKER_HISTORY_HEADERS) delete copy[name];
+  return copy;
+}
+
+/** `30000` → `30s`, `120000` → `2m`, `250` → `250ms`: readable, and unique per delay. */
+export function formatDelay(ms: number): string {
+  const units: [number, string][] = [
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+  ];
+  for (const [size, unit] of units) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+/** Retry queues are named by their delay: a changed schedule declares new queues instead of clashing. */
+export const retryQueueName = (workQueue: string, delayMs: number) => `${workQueue}.retry.${formatDelay(delayMs)}`;
+export const holdQueueName = (workQueue: string, delayMs: number) => `${workQueue}.hold.${formatDelay(delayMs)}`;
+
+// Dead-lettering between our own queues must not lose messages either (needs reject-publish).
+const SAFE_DEAD_LETTERING = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
+
+/**
  * Declares the mailer's exchanges and queues; idempotent, run on every (re)connect.
- * The work queue is a quorum queue (replicated, with a delivery limit) and dead-letters into a
- * durable queue of its own through a direct exchange, routed by the work queue's name.
+ * - work queue: quorum, bound to the orders exchange, with a delivery limit, dead-lettering into
+ *   the dead-letter queue (through a direct exchange, routed by the work queue's name);
+ * - one quorum queue per retry delay (and one for holds) with that TTL, expiring back into the
+ *   work queue through the default exchange: delayed retries without the delayed-message plugin.
  */
 export async function declareMailerTopology(ch: Channel, t: MailerTopology): Promise<void> {
   await ch.assertExchange(t.ordersExchange, 'topic', { durable: true });
@@ -37,10 +93,33 @@ export async function declareMailerTopology(ch: Channel, t: MailerTopology): Pro
       'x-delivery-limit': t.deliveryLimit,
       'x-dead-letter-exchange': t.deadLetterExchange,
       'x-dead-letter-routing-key': t.workQueue,
-      // Broker-side dead-lettering (delivery limit) must not lose messages either.
-      'x-dead-letter-strategy': 'at-least-once',
-      'x-overflow': 'reject-publish',
+      ...SAFE_DEAD_LETTERING,
     },
   });
   await ch.bindQueue(t.workQueue, t.ordersExchange, t.routingKey);
+  const delayQueues = new Map<string, number>();
+  for (const ms of t.retryDelaysMs) delayQueues.set(retryQueueName(t.workQueue, ms), ms);
+  delayQueues.set(holdQueueName(t.workQueue, t.holdDelayMs), t.holdDelayMs);
+  for (const [name, ms] of delayQueues) {
+    await ch.assertQueue(name, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-message-ttl': ms,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': t.workQueue,
+        ...SAFE_DEAD_LETTERING,
+      },
+    });
+  }
+}
+
+/** Every queue the topology declares (for tests and operators). */
+export function mailerQueueNames(t: MailerTopology): string[] {
+  return [
+    t.workQueue,
+    t.deadLetterQueue,
+    ...new Set(t.retryDelaysMs.map((ms) => retryQueueName(t.workQueue, ms))),
+    holdQueueName(t.workQueue, t.holdDelayMs),
+  ];
 }

@@ -1,11 +1,14 @@
+import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { isPermanentResponseCode, isTransientError, type NodemailerError } from 'nodemailer/lib/errors';
 import type { Logger } from '@order-mail/shared';
+import { classifyFailure, type SendErrorFacts } from '../../domain/classify-failure';
 import {
   SendFailureError,
   type MailTransport,
-  type SendFailure,
   type OutgoingMail,
+  type SendFailure,
   type SendReceipt,
 } from '../../domain/ports';
 
@@ -18,30 +21,41 @@ export interface SmtpTransportOptions {
   logger: Logger;
 }
 
+/** `ready`; `unreachable` (connection-level failure); `auth_failed` (credentials refused). */
+export type SmtpState = 'ready' | 'unreachable' | 'auth_failed';
+
 export interface SmtpTransport extends MailTransport {
-  /** True once the server has answered a connection check, false after a connection-level failure. */
-  isReady(): boolean;
-  /** Checks the server until it answers; resolves on the first success. */
+  state(): SmtpState;
+  /** Checks the server (connect, greet, authenticate); updates the state either way. */
   verify(): Promise<void>;
   close(): void;
 }
 
-/** Maps a nodemailer error to whether retrying the same message can succeed. */
-export function toSendFailure(err: NodemailerError): SendFailure {
-  const permanent =
-    err.permanent === true || (typeof err.responseCode === 'number' && isPermanentResponseCode(err.responseCode));
-  return {
-    failureClass: permanent && !isTransientError(err) ? 'permanent' : 'transient',
-    message: err.message,
+/** Facts about a nodemailer error, using nodemailer's own view of which replies are permanent. */
+export function toSendFailure(err: NodemailerError, messageTransmitted: boolean): SendFailure {
+  const facts: SendErrorFacts = {
     code: err.code,
     responseCode: err.responseCode,
-    response: err.response,
+    permanentReply:
+      err.permanent === true || (typeof err.responseCode === 'number' && isPermanentResponseCode(err.responseCode)),
+    connectionLost: isTransientError(err),
+    messageTransmitted,
   };
+  return { message: err.message, code: err.code, responseCode: err.responseCode, response: err.response, facts };
+}
+
+/** What a failure says about the server as a whole; null when it was about this one message. */
+function stateAfter(failure: SendFailure): SmtpState | null {
+  if (classifyFailure(failure.facts) === 'auth') return 'auth_failed';
+  if (failure.responseCode === undefined) return 'unreachable';
+  return null;
 }
 
 /**
  * A pooled nodemailer transport. `maxRequeues: 0` because nodemailer's own silent requeue would
- * hide failures from the broker, which owns retries.
+ * hide failures from the broker and the ledger, which own retries. Each message is composed here
+ * and handed over as a raw stream, so we know whether all of it (and the final dot) went out when
+ * a connection fails: that is the difference between "retry" and "outcome unknown".
  */
 export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
   const transport = nodemailer.createTransport({
@@ -53,30 +67,43 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     greetingTimeout: options.greetingTimeoutMs,
     socketTimeout: options.socketTimeoutMs,
   });
-  let ready = false;
+  let state: SmtpState = 'unreachable';
 
   return {
-    isReady: () => ready,
+    state: () => state,
     async verify() {
-      await transport.verify();
-      ready = true;
+      try {
+        await transport.verify();
+        state = 'ready';
+      } catch (err) {
+        state = stateAfter(toSendFailure(err as NodemailerError, false)) ?? 'unreachable';
+        throw err;
+      }
     },
     async send(mail: OutgoingMail): Promise<SendReceipt> {
+      const composed = await new MailComposer({
+        from: mail.from,
+        to: mail.to,
+        subject: mail.subject,
+        messageId: mail.messageId,
+        html: mail.html,
+        text: mail.text,
+        headers: mail.headers,
+      })
+        .compile()
+        .build();
+      let transmitted = false;
+      const raw = Readable.from([composed]);
+      raw.once('end', () => {
+        transmitted = true;
+      });
       try {
-        const info = await transport.sendMail({
-          from: mail.from,
-          to: mail.to,
-          subject: mail.subject,
-          messageId: mail.messageId,
-          html: mail.html,
-          text: mail.text,
-          headers: mail.headers,
-        });
-        ready = true;
-        return { messageId: info.messageId, response: info.response };
+        const info = await transport.sendMail({ envelope: { from: mail.from, to: [mail.to] }, raw });
+        state = 'ready';
+        return { messageId: mail.messageId, response: info.response };
       } catch (err) {
-        const failure = toSendFailure(err as NodemailerError);
-        if (failure.responseCode === undefined) ready = false;
+        const failure = toSendFailure(err as NodemailerError, transmitted);
+        state = stateAfter(failure) ?? state;
         throw new SendFailureError(failure);
       }
     },

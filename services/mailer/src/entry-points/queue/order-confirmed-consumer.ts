@@ -1,133 +1,230 @@
+import { randomUUID } from 'node:crypto';
 import {
+  createConfirmedPublisher,
   openBroker,
   type BrokerLink,
   type Channel,
-  type ConfirmChannel,
+  type ConfirmedPublisher,
   type ConsumeMessage,
   type Logger,
 } from '@order-mail/shared';
-import { declareMailerTopology, DeadLetterHeaders, type MailerTopology } from '../../adapters/broker/mailer-topology';
-import type { DeliveryOutcome, MailWorker } from '../../domain/mail-worker';
+import {
+  declareMailerTopology,
+  holdQueueName,
+  MailerHeaders,
+  retryQueueName,
+  withoutBrokerHistory,
+  type MailerTopology,
+} from '../../adapters/broker/mailer-topology';
+import type { DeliveryOutcome, FailureInfo, MailWorker } from '../../domain/mail-worker';
+import { decideNextStep, type RetrySchedule } from '../../domain/retry-policy';
 
 export interface OrderConfirmedConsumerOptions {
   amqpUrl: string;
   topology: MailerTopology;
+  schedule: RetrySchedule;
   prefetch: number;
-  /** How long a transiently failed message is held before it goes back to the queue. */
-  retryDelayMs: number;
+  confirmTimeoutMs: number;
   workerId: string;
   worker: MailWorker;
   logger: Logger;
+  /**
+   * Test-only fault injection (off by default): after an email is sent and recorded, wait this
+   * long before acking, so a test can kill the worker in exactly that window.
+   */
+  faultPauseBeforeAckMs?: number;
 }
 
 export interface OrderConfirmedConsumer {
   isReady(): boolean;
+  /** The connection, for admin work on ad-hoc channels. */
+  link: BrokerLink;
   /** Cancels the consumer, lets in-flight messages finish (and be acked), closes the connection. */
   stop(): Promise<void>;
 }
 
-/** Consumes order-confirmed events with manual acks; acks only after the SMTP server accepted the email. */
+const MAX_HEADER_TEXT = 1000;
+const numberHeader = (value: unknown) => (typeof value === 'number' ? value : Number(value ?? 0) || 0);
+
+/** The headers that describe a failure, merged into what the message already carried. */
+function failureHeaders(msg: ConsumeMessage, failure: FailureInfo, workerId: string): Record<string, unknown> {
+  const previous = withoutBrokerHistory(msg.properties.headers);
+  const now = new Date().toISOString();
+  return {
+    ...previous,
+    [MailerHeaders.lastError]: failure.message.slice(0, MAX_HEADER_TEXT),
+    [MailerHeaders.lastErrorClass]: failure.failureClass,
+    [MailerHeaders.firstFailureAt]: previous[MailerHeaders.firstFailureAt] ?? now,
+    [MailerHeaders.lastFailureAt]: now,
+    [MailerHeaders.workerId]: workerId,
+    ...(failure.responseCode !== undefined && { [MailerHeaders.smtpCode]: failure.responseCode }),
+    ...(failure.response !== undefined && { [MailerHeaders.smtpResponse]: failure.response.slice(0, MAX_HEADER_TEXT) }),
+  };
+}
+
+/**
+ * Consumes order-confirmed events with manual acks. A message is acked only once its fate is
+ * safe elsewhere: the email accepted by the SMTP server and recorded, or a copy confirmed by the
+ * broker in a retry, hold or dead-letter queue.
+ */
 export async function startOrderConfirmedConsumer(
   options: OrderConfirmedConsumerOptions,
 ): Promise<OrderConfirmedConsumer> {
-  const { logger, topology, worker } = options;
+  const { logger, topology, worker, workerId } = options;
   let consumeChannel: Channel | null = null;
-  let publishChannel: ConfirmChannel | null = null;
+  let publisher: ConfirmedPublisher | null = null;
   let consumerTag: string | null = null;
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
-  const wakeUps = new Set<() => void>();
+  const openChannels = new WeakSet<Channel>();
 
-  const sleepUnlessStopping = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        wakeUps.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      wakeUps.add(done);
-    });
-
-  /** Publishes a copy to the dead-letter exchange with the reason in headers, confirmed. */
-  function publishDeadLetter(msg: ConsumeMessage, outcome: Extract<DeliveryOutcome, { action: 'dead-letter' }>) {
-    const ch = publishChannel;
-    if (!ch) return Promise.reject(new Error('no publish channel'));
-    const headers = {
-      ...msg.properties.headers,
-      [DeadLetterHeaders.reason]: outcome.reason,
-      [DeadLetterHeaders.detail]: outcome.detail.slice(0, 1000),
-      [DeadLetterHeaders.failedAt]: new Date().toISOString(),
-      [DeadLetterHeaders.workerId]: options.workerId,
-      ...(outcome.failure?.responseCode !== undefined && {
-        [DeadLetterHeaders.smtpCode]: outcome.failure.responseCode,
-      }),
-      ...(outcome.failure?.response !== undefined && { [DeadLetterHeaders.smtpResponse]: outcome.failure.response }),
-    };
-    return new Promise<void>((resolve, reject) => {
-      ch.publish(
-        topology.deadLetterExchange,
-        topology.workQueue,
-        msg.content,
-        { ...msg.properties, headers, persistent: true },
-        (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
-      );
+  async function republish(
+    msg: ConsumeMessage,
+    exchange: string,
+    routingKey: string,
+    headers: Record<string, unknown>,
+  ) {
+    if (!publisher) throw new Error('no publish channel');
+    await publisher.publish(exchange, routingKey, msg.content, {
+      ...msg.properties,
+      // Return tracking needs an id; a message published without one gets one here.
+      messageId: String(msg.properties.messageId ?? `no-id-${randomUUID()}`),
+      headers,
+      persistent: true,
     });
   }
 
   async function settle(ch: Channel, msg: ConsumeMessage, outcome: DeliveryOutcome): Promise<void> {
-    const log = logger.child({ orderId: outcome.orderId, eventId: outcome.eventId ?? msg.properties.messageId });
+    const log = logger.child({
+      orderId: outcome.orderId,
+      eventId: outcome.eventId,
+      correlationId: outcome.correlationId,
+    });
     switch (outcome.action) {
       case 'ack':
+        if (options.faultPauseBeforeAckMs) {
+          log.warn({ pauseMs: options.faultPauseBeforeAckMs }, 'fault injection: pausing before ack');
+          await new Promise((r) => setTimeout(r, options.faultPauseBeforeAckMs));
+        }
         ch.ack(msg);
         return;
-      case 'dead-letter':
+      case 'retry': {
+        const queue = retryQueueName(topology.workQueue, outcome.delayMs);
+        await republish(msg, '', queue, {
+          ...failureHeaders(msg, outcome.failure, workerId),
+          [MailerHeaders.attempts]: outcome.failures,
+        });
+        ch.ack(msg);
+        log.info({ attempts: outcome.failures, delayMs: outcome.delayMs, queue }, 'scheduled for retry');
+        return;
+      }
+      case 'hold': {
+        const queue = holdQueueName(topology.workQueue, outcome.delayMs);
+        const base = outcome.failure ? failureHeaders(msg, outcome.failure, workerId) : (msg.properties.headers ?? {});
+        await republish(msg, '', queue, { ...base, [MailerHeaders.holdReason]: outcome.reason });
+        ch.ack(msg);
+        log.info({ reason: outcome.reason, delayMs: outcome.delayMs, queue }, 'held');
+        return;
+      }
+      case 'dead-letter': {
+        const headers = {
+          ...failureHeaders(msg, outcome.failure, workerId),
+          [MailerHeaders.attempts]: outcome.failures,
+          [MailerHeaders.deadLetterReason]: outcome.reason,
+        };
         try {
-          await publishDeadLetter(msg, outcome);
+          await republish(msg, topology.deadLetterExchange, topology.workQueue, headers);
           ch.ack(msg);
         } catch (err) {
           // The queue's own dead-letter exchange still catches it, only without our reason headers.
-          log.warn({ err }, 'could not publish dead letter with reason, rejecting to the queue DLX');
+          log.warn({ err }, 'could not publish the dead letter with its reason; rejecting to the queue DLX');
           ch.nack(msg, false, false);
         }
-        log.error({ reason: outcome.reason, detail: outcome.detail }, 'message dead-lettered');
+        log.error(
+          {
+            reason: outcome.reason,
+            attempts: outcome.failures,
+            smtpCode: outcome.failure.responseCode,
+            error: outcome.failure.message,
+          },
+          'message dead-lettered',
+        );
         return;
-      case 'retry':
-        await sleepUnlessStopping(options.retryDelayMs);
-        ch.nack(msg, false, true);
-        log.info({ reason: outcome.reason }, 'message requeued for retry');
-        return;
+      }
+    }
+  }
+
+  /** An error we did not expect (the database is down, a bug): retried on the schedule, counted apart. */
+  async function handleInternalError(ch: Channel, msg: ConsumeMessage, err: unknown): Promise<void> {
+    const errorsBefore = numberHeader(msg.properties.headers?.[MailerHeaders.internalErrors]);
+    const step = decideNextStep('transient', errorsBefore, options.schedule);
+    const failure: FailureInfo = { failureClass: 'internal', message: (err as Error)?.message ?? String(err) };
+    logger.error(
+      { err, messageId: msg.properties.messageId, internalErrors: errorsBefore + 1 },
+      'unexpected error processing message',
+    );
+    if (step.action === 'retry') {
+      await republish(msg, '', retryQueueName(topology.workQueue, step.delayMs), {
+        ...failureHeaders(msg, failure, workerId),
+        [MailerHeaders.internalErrors]: step.failures,
+      });
+      ch.ack(msg);
+    } else {
+      await settle(ch, msg, {
+        action: 'dead-letter',
+        reason: 'internal_error',
+        failures: numberHeader(msg.properties.headers?.[MailerHeaders.attempts]),
+        failure,
+      });
     }
   }
 
   async function handle(ch: Channel, msg: ConsumeMessage): Promise<void> {
     try {
-      const outcome = await worker.process(msg.content);
+      let outcome: DeliveryOutcome;
+      try {
+        outcome = await worker.process(msg.content, {
+          failures: numberHeader(msg.properties.headers?.[MailerHeaders.attempts]),
+        });
+      } catch (err) {
+        await handleInternalError(ch, msg, err);
+        return;
+      }
       await settle(ch, msg, outcome);
     } catch (err) {
-      // A bug, not a message problem: hand the message back and let the delivery limit guard us.
-      logger.error({ err, messageId: msg.properties.messageId }, 'unexpected error processing message');
+      if (!openChannels.has(ch)) {
+        // Lost with the connection: the broker redelivers the message, and the ledger knows whether it was sent.
+        logger.warn(
+          { messageId: msg.properties.messageId, error: (err as Error).message },
+          'channel closed before the message was settled; the broker will redeliver it',
+        );
+        return;
+      }
+      // Not even a retry could be scheduled (e.g. no confirm in time): hand the message back.
+      logger.error({ err, messageId: msg.properties.messageId }, 'could not settle message; requeueing');
       try {
         ch.nack(msg, false, true);
-      } catch (nackErr) {
-        logger.warn({ err: nackErr }, 'could not nack; the broker will redeliver');
+      } catch {
+        // The channel closed meanwhile: the broker requeues the message by itself.
       }
     }
   }
 
   const link: BrokerLink = await openBroker({
     url: options.amqpUrl,
-    connectionName: `mailer ${options.workerId}`,
+    connectionName: `mailer ${workerId}`,
     logger,
     onDisconnect: () => {
       consumeChannel = null;
-      publishChannel = null;
+      publisher = null;
       consumerTag = null;
     },
     setup: async (open) => {
       const ch = await open.channel();
+      openChannels.add(ch);
+      ch.once('close', () => openChannels.delete(ch));
       await declareMailerTopology(ch, topology);
-      publishChannel = await open.confirmChannel();
+      publisher = createConfirmedPublisher(await open.confirmChannel(), options.confirmTimeoutMs);
       await ch.prefetch(options.prefetch);
       consumeChannel = ch;
       if (stopping) return;
@@ -137,10 +234,11 @@ export async function startOrderConfirmedConsumer(
           if (msg === null) {
             // The broker cancelled us (queue deleted or failed over): rebuild from scratch.
             logger.warn({ queue: topology.workQueue }, 'consumer cancelled by the broker, reconnecting');
+            consumerTag = null;
             ch.close().catch(() => undefined);
             return;
           }
-          const job = handle(ch, msg).catch(() => undefined);
+          const job = handle(ch, msg);
           inFlight.add(job);
           void job.finally(() => inFlight.delete(job));
         },
@@ -151,6 +249,7 @@ export async function startOrderConfirmedConsumer(
   });
 
   return {
+    link,
     isReady: () => !stopping && consumerTag !== null && link.isConnected(),
     async stop() {
       stopping = true;
@@ -158,7 +257,6 @@ export async function startOrderConfirmedConsumer(
         await consumeChannel.cancel(consumerTag).catch((err: unknown) => logger.warn({ err }, 'cancel failed'));
       }
       consumerTag = null;
-      for (const wake of [...wakeUps]) wake();
       await Promise.all(inFlight);
       await link.close();
     },

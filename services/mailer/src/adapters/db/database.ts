@@ -1,0 +1,93 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Pool } from 'pg';
+import type { Logger } from '@order-mail/shared';
+
+export const MIGRATIONS_DIR = path.resolve(__dirname, '../../../migrations');
+
+export interface Database {
+  pool: Pool;
+  isReady(): boolean;
+  /** Runs a trivial query and updates readiness from its result. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A connection pool whose every connection works in `schema` (created by the migrations). */
+export function createDatabase(options: {
+  url: string;
+  schema: string;
+  logger: Logger;
+  maxConnections?: number;
+}): Database {
+  const pool = new Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: 5000,
+    options: `-c search_path=${options.schema}`,
+  });
+  let ready = false;
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', (err) => {
+    ready = false;
+    options.logger.warn({ err }, 'database connection error');
+  });
+  pool.on('connect', () => {
+    ready = true;
+  });
+  return {
+    pool,
+    isReady: () => ready,
+    async check() {
+      try {
+        await pool.query('SELECT 1');
+        ready = true;
+      } catch (err) {
+        if (ready) options.logger.warn({ err }, 'database not reachable');
+        ready = false;
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * Applies `NNN_name.sql` files in order, each once, in its own transaction, under an advisory
+ * lock so that workers starting together do not race. The applied versions are kept in
+ * `schema_migrations`.
+ */
+export async function migrate(pool: Pool, schema: string, logger: Logger, dir: string = MIGRATIONS_DIR): Promise<void> {
+  const files = (await readdir(dir)).filter((f) => /^\d+_[\w-]+\.sql$/.test(f)).sort();
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`order-mail:migrations:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const applied = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+    );
+    for (const file of files) {
+      const version = Number(file.split('_')[0]);
+      if (applied.has(version)) continue;
+      const sql = await readFile(path.join(dir, file), 'utf8');
+      await client.query('BEGIN');
+      try {
+        await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [version, file]);
+        await client.query('COMMIT');
+        logger.info({ migration: file, schema }, 'migration applied');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new Error(`Migration ${file} failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  } finally {
+    await client
+      .query('SELECT pg_advisory_unlock(hashtext($1))', [`order-mail:migrations:${schema}`])
+      .catch(() => undefined);
+    client.release();
+  }
+}

@@ -1,0 +1,108 @@
+import type { FailureClass } from './classify-failure';
+
+/** The ledger's record of one kind of email for one order: at most one is ever `sent`. */
+export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'retrying' | 'dead';
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'sending', 'sent', 'retrying', 'dead'];
+
+export interface DeliveryRecord {
+  id: number;
+  eventKind: string;
+  orderId: string;
+  /** The event that last claimed the delivery. */
+  eventId: string;
+  correlationId: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  lastErrorClass: string | null;
+  smtpCode: number | null;
+  smtpResponse: string | null;
+  messageId: string | null;
+  workerId: string | null;
+  /** Resends after an unknown outcome; at most one is made. */
+  unknownOutcomeResends: number;
+  createdAt: Date;
+  updatedAt: Date;
+  sendingStartedAt: Date | null;
+  sentAt: Date | null;
+}
+
+export type AttemptOutcome = 'sent' | FailureClass | 'render_failed';
+
+export interface DeliveryAttempt {
+  attempt: number;
+  eventId: string;
+  workerId: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  /** Null while the attempt is under way (or its worker died). */
+  outcome: AttemptOutcome | null;
+  smtpCode: number | null;
+  smtpResponse: string | null;
+  error: string | null;
+}
+
+/** What a worker may do with an event, given the ledger row of its order. */
+export type ClaimDecision =
+  | { kind: 'send' }
+  /** The row was left `sending` past the grace period: the outcome of that send is unknown. */
+  | { kind: 'resend-unknown' }
+  | { kind: 'skip-sent' }
+  /** Another send of this order may be under way right now: look again later. */
+  | { kind: 'wait'; remainingMs: number }
+  /** An unknown outcome was already resent once and is unknown again: an operator decides. */
+  | { kind: 'give-up-unknown' };
+
+export function decideClaim(
+  row: Pick<DeliveryRecord, 'status' | 'sendingStartedAt' | 'unknownOutcomeResends'>,
+  now: Date,
+  graceMs: number,
+): ClaimDecision {
+  switch (row.status) {
+    case 'sent':
+      return { kind: 'skip-sent' };
+    case 'pending':
+    case 'retrying':
+    case 'dead':
+      return { kind: 'send' };
+    case 'sending': {
+      const elapsed = row.sendingStartedAt ? now.getTime() - row.sendingStartedAt.getTime() : Infinity;
+      if (elapsed < graceMs) return { kind: 'wait', remainingMs: graceMs - elapsed };
+      return row.unknownOutcomeResends >= 1 ? { kind: 'give-up-unknown' } : { kind: 'resend-unknown' };
+    }
+  }
+}
+
+export interface ClaimRequest {
+  eventKind: string;
+  orderId: string;
+  eventId: string;
+  correlationId: string;
+  workerId: string;
+  graceMs: number;
+  /** The Message-ID this event's email would carry; a resend after an unknown outcome keeps the earlier one. */
+  messageId: string;
+}
+
+export type ClaimResult =
+  | { decision: { kind: 'send' } | { kind: 'resend-unknown' }; record: DeliveryRecord; attempt: number }
+  | { decision: Exclude<ClaimDecision, { kind: 'send' } | { kind: 'resend-unknown' }>; record: DeliveryRecord };
+
+export interface FailureRecord {
+  /** `sending` keeps the row claimed (unknown outcome: the send may have gone through). */
+  status: 'retrying' | 'dead' | 'sending';
+  outcome: AttemptOutcome;
+  error: string;
+  smtpCode?: number;
+  smtpResponse?: string;
+}
+
+/** The delivery ledger as the worker needs it; the PostgreSQL adapter implements it. */
+export interface DeliveryLedger {
+  /** Atomically reads (creating if needed) the order's row and, if the decision is to send, marks it `sending`. */
+  claim(request: ClaimRequest): Promise<ClaimResult>;
+  recordSent(deliveryId: number, attempt: number, receipt: { smtpResponse: string; messageId: string }): Promise<void>;
+  recordFailure(deliveryId: number, attempt: number, failure: FailureRecord): Promise<void>;
+  /** Marks a delivery dead without a new attempt (e.g. an unknown outcome that stayed unknown). */
+  markDead(deliveryId: number, error: string): Promise<void>;
+}

@@ -1,0 +1,91 @@
+import { replayRequestSchema } from '../../src/entry-points/http/app';
+
+describe('replayRequestSchema', () => {
+  describe('when the request is valid', () => {
+    it.each([
+      ['a reason', { reason: 'smtp_rejected' }],
+      ['an smtpCode', { smtpCode: 550 }],
+      ['all: true', { all: true }],
+      ['a reason and an smtpCode', { reason: 'smtp_rejected', smtpCode: 550 }],
+      ['the lowest smtpCode', { smtpCode: 100 }],
+      ['the highest smtpCode', { smtpCode: 599 }],
+    ])('when the filter is %s, then it is accepted with dryRun false and limit 10000', (_name, input) => {
+      // Act
+      const result = replayRequestSchema.safeParse(input);
+
+      // Assert
+      expect(result.success).toBe(true);
+      expect(result.data).toEqual({ ...input, dryRun: false, limit: 10_000 });
+    });
+
+    it('when dryRun and limit are given, then they are kept', () => {
+      // Act
+      const result = replayRequestSchema.safeParse({ reason: 'retries_exhausted', dryRun: true, limit: 1 });
+
+      // Assert
+      expect(result.success).toBe(true);
+      expect(result.data).toEqual({ reason: 'retries_exhausted', dryRun: true, limit: 1 });
+    });
+
+    it('when the limit is the maximum, then it is accepted', () => {
+      // Act
+      const result = replayRequestSchema.safeParse({ all: true, limit: 100_000 });
+
+      // Assert
+      expect(result.success).toBe(true);
+    });
+  });
+
+  describe('when the request is not valid', () => {
+    it.each([
+      ['there is no filter at all', {}],
+      ['there is only dryRun and limit', { dryRun: true, limit: 5 }],
+      ['all is combined with a reason', { all: true, reason: 'smtp_rejected' }],
+      ['all is combined with an smtpCode', { all: true, smtpCode: 550 }],
+      ['all is false', { all: false }],
+      ['an unknown key is given', { reason: 'smtp_rejected', queue: 'mailer.order.confirmed' }],
+      ['smtpCode is 99', { smtpCode: 99 }],
+      ['smtpCode is 600', { smtpCode: 600 }],
+      ['smtpCode is not an integer', { smtpCode: 550.5 }],
+      ['smtpCode is a string', { smtpCode: '550' }],
+      ['the reason is empty', { reason: '' }],
+      ['limit is 0', { all: true, limit: 0 }],
+      ['limit is above the maximum', { all: true, limit: 100_001 }],
+      ['dryRun is a string', { all: true, dryRun: 'yes' }],
+    ])('when %s, then it is rejected', (_name, input) => {
+      // Act
+      const result = replayRequestSchema.safeParse(input);
+
+      // Assert
+      expect(result.success).toBe(false);
+    });
+
+    it('when there is no filter, then the issue says to give one', () => {
+      // Act
+      const result = replayRequestSchema.safeParse({});
+
+      // Assert
+      expect(result.error?.issues).toEqual([
+        expect.objectContaining({ path: [], message: 'give a filter: "reason", "smtpCode", or "all": true' }),
+      ]);
+    });
+
+    it('when all is combined with a reason, then the issue is reported on "all"', () => {
+      // Act
+      const result = replayRequestSchema.safeParse({ all: true, reason: 'smtp_rejected' });
+
+      // Assert
+      expect(result.error?.issues).toEqual([
+        expect.objectContaining({ path: ['all'], message: '"all" cannot be combined with "reason" or "smtpCode"' }),
+      ]);
+    });
+
+    it('when an unknown key is given, then the issue names it', () => {
+      // Act
+      const result = replayRequestSchema.safeParse({ all: true, force: true });
+
+      // Assert
+      expect(result.error?.issues).toEqual([expect.objectContaining({ code: 'unrecognized_keys', keys: ['force'] })]);
+    });
+  });
+});
