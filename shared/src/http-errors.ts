@@ -28,6 +28,7 @@ const CLIENT_ERRORS: Partial<Record<string, [number, string]>> = {
 
 const UNAVAILABLE = new Set<string>([
   ErrorCodes.BROKER_UNAVAILABLE,
+  ErrorCodes.DATABASE_UNAVAILABLE,
   ErrorCodes.PUBLISH_TIMEOUT,
   ErrorCodes.PUBLISH_NACKED,
   ErrorCodes.PUBLISH_UNROUTABLE,

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool } from 'pg';
-import type { Logger } from '@order-mail/shared';
+import { AppError, ErrorCodes, type Logger } from '@order-mail/shared';
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../../migrations');
 
@@ -90,4 +90,20 @@ export async function migrate(pool: Pool, schema: string, logger: Logger, dir: s
       .catch(() => undefined);
     client.release();
   }
+}
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Connection failures (no server, admin shutdown, too many connections) become DATABASE_UNAVAILABLE,
+ * which HTTP answers as a 503; anything else (a bug in a query) stays as it is.
+ */
+export function asDatabaseError(err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  const unreachable =
+    (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || /^(08|53|57P)/.test(code))) ||
+    /timeout exceeded when trying to connect|Connection terminated/i.test((err as Error)?.message ?? '');
+  return unreachable
+    ? new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The ledger database is unreachable', { cause: err })
+    : err;
 }

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { asDatabaseError } from './database';
 import {
   decideClaim,
   DELIVERY_STATUSES,
@@ -172,59 +173,67 @@ export function createPgDeliveryLedger(pool: Pool): PgDeliveryLedger {
       );
     },
 
-    async find(eventKind, orderId) {
-      const { rows } = await pool.query<DeliveryRow>(
-        'SELECT * FROM deliveries WHERE event_kind = $1 AND order_id = $2',
-        [eventKind, orderId],
-      );
-      if (rows.length === 0) return null;
-      const delivery = toRecord(rows[0]);
-      const attempts = await pool.query<{
-        attempt: number;
-        event_id: string;
-        worker_id: string;
-        started_at: Date;
-        finished_at: Date | null;
-        outcome: DeliveryAttempt['outcome'];
-        smtp_code: number | null;
-        smtp_response: string | null;
-        error: string | null;
-      }>('SELECT * FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt', [delivery.id]);
-      return {
-        delivery,
-        attempts: attempts.rows.map((a) => ({
-          attempt: a.attempt,
-          eventId: a.event_id,
-          workerId: a.worker_id,
-          startedAt: a.started_at,
-          finishedAt: a.finished_at,
-          outcome: a.outcome,
-          smtpCode: a.smtp_code,
-          smtpResponse: a.smtp_response,
-          error: a.error,
-        })),
-      };
+    find(eventKind, orderId) {
+      return findDelivery(eventKind, orderId).catch((err: unknown) => Promise.reject(asDatabaseError(err)));
     },
 
-    async list(query) {
-      const conditions: string[] = [];
-      const params: unknown[] = [];
-      if (query.orderId) {
-        params.push(query.orderId);
-        conditions.push(`order_id = $${params.length}`);
-      }
-      if (query.status) {
-        if (!DELIVERY_STATUSES.includes(query.status)) throw new Error(`unknown status ${query.status}`);
-        params.push(query.status);
-        conditions.push(`status = $${params.length}`);
-      }
-      params.push(query.limit);
-      const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-      const { rows } = await pool.query<DeliveryRow>(
-        `SELECT * FROM deliveries ${where} ORDER BY updated_at DESC, id DESC LIMIT $${params.length}`,
-        params,
-      );
-      return rows.map(toRecord);
+    list(query) {
+      return listDeliveries(query).catch((err: unknown) => Promise.reject(asDatabaseError(err)));
     },
   };
+
+  async function findDelivery(eventKind: string, orderId: string) {
+    const { rows } = await pool.query<DeliveryRow>('SELECT * FROM deliveries WHERE event_kind = $1 AND order_id = $2', [
+      eventKind,
+      orderId,
+    ]);
+    if (rows.length === 0) return null;
+    const delivery = toRecord(rows[0]);
+    const attempts = await pool.query<{
+      attempt: number;
+      event_id: string;
+      worker_id: string;
+      started_at: Date;
+      finished_at: Date | null;
+      outcome: DeliveryAttempt['outcome'];
+      smtp_code: number | null;
+      smtp_response: string | null;
+      error: string | null;
+    }>('SELECT * FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt', [delivery.id]);
+    return {
+      delivery,
+      attempts: attempts.rows.map((a) => ({
+        attempt: a.attempt,
+        eventId: a.event_id,
+        workerId: a.worker_id,
+        startedAt: a.started_at,
+        finishedAt: a.finished_at,
+        outcome: a.outcome,
+        smtpCode: a.smtp_code,
+        smtpResponse: a.smtp_response,
+        error: a.error,
+      })),
+    };
+  }
+
+  async function listDeliveries(query: DeliveryQuery) {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (query.orderId) {
+      params.push(query.orderId);
+      conditions.push(`order_id = $${params.length}`);
+    }
+    if (query.status) {
+      if (!DELIVERY_STATUSES.includes(query.status)) throw new Error(`unknown status ${query.status}`);
+      params.push(query.status);
+      conditions.push(`status = $${params.length}`);
+    }
+    params.push(query.limit);
+    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+    const { rows } = await pool.query<DeliveryRow>(
+      `SELECT * FROM deliveries ${where} ORDER BY updated_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(toRecord);
+  }
 }
