@@ -3,7 +3,7 @@ import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import { startMailer } from '../../services/mailer/src/service';
 import { connectTestBroker, eventually } from '../helpers/broker';
-import { ledgerAttempts, ledgerRow, metricValue, subjectOf } from '../helpers/inspect';
+import { duplicatesSkipped, ledgerAttempts, ledgerRow, metricValue, subjectOf } from '../helpers/inspect';
 import { sampleOrder } from '../helpers/orders';
 import { spawnService } from '../helpers/processes';
 import { startSmtpCatcher } from '../helpers/smtp-catcher';
@@ -68,11 +68,7 @@ describe('worker crashes', () => {
     try {
       // Assert: the redelivered message is acked as a duplicate
       const mailerUrl = `http://127.0.0.1:${mailer.port}`;
-      await eventually(
-        async () => (await metricValue(mailerUrl, 'mailer_duplicate_skipped_total')) === 1,
-        20000,
-        'duplicate skipped',
-      );
+      await eventually(async () => (await duplicatesSkipped(mailerUrl)) === 1, 20000, 'duplicate skipped');
       expect(smtp.mails.map((m) => m.subject)).toEqual([subjectOf('F5-before-ack')]);
       expect(await ledgerRow(names.schema, 'F5-before-ack')).toMatchObject({ status: 'sent', attempts: 1 });
       await mailer.stop();

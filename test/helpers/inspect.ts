@@ -48,11 +48,18 @@ export async function takeDeadLetters(channel: amqp.Channel, queue: string, coun
   return taken;
 }
 
-/** The value of one sample in a Prometheus text exposition, 0 if absent. */
-export async function metricValue(baseUrl: string, name: string): Promise<number> {
+/** The value of one sample in a Prometheus text exposition (the first whose labels include `labels`), 0 if absent. */
+export async function metricValue(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const line = text
+    .split('\n')
+    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && wanted.every((w) => l.includes(w)));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
+
+/** Emails acked without sending because the ledger had the order as sent. */
+export const duplicatesSkipped = (baseUrl: string) =>
+  metricValue(baseUrl, 'mailer_emails_total', { result: 'duplicate_skipped' });
 
 export const subjectOf = (orderId: string) => `Your order ${orderId} is confirmed`;

@@ -1,4 +1,11 @@
-import { createLogger, createMetricsRegistry, listenHttp, readinessCheck, type Logger } from '@order-mail/shared';
+import {
+  createLogger,
+  createMetricsRegistry,
+  createUpGauge,
+  listenHttp,
+  readinessCheck,
+  type Logger,
+} from '@order-mail/shared';
 import type { MailerConfig } from './config';
 import { createDeadLetterStore } from './adapters/broker/dead-letter-store';
 import { createDatabase, migrate } from './adapters/db/database';
@@ -73,11 +80,17 @@ export async function startMailer(
     retryDelaysMs: config.RETRY_DELAYS,
     holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
   };
+  // In-flight is read from the consumer at scrape time; it exists once the consumer does.
+  let consumerRef: { inFlight(): number } | null = null;
+  const metrics = createMailerMetrics(registry, {
+    retryAttempts: config.RETRY_DELAYS.length,
+    inFlight: () => consumerRef?.inFlight() ?? 0,
+  });
   const worker = createMailWorker({
     transport,
     templates,
     ledger,
-    metrics: createMailerMetrics(registry),
+    metrics,
     logger,
     schedule,
     workerId: config.WORKER_ID,
@@ -93,9 +106,35 @@ export async function startMailer(
     confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
     workerId: config.WORKER_ID,
     worker,
+    metrics,
     logger,
     faultPauseBeforeAckMs: config.FAULT_PAUSE_BEFORE_ACK_MS,
   });
+  consumerRef = consumer;
+  createUpGauge(
+    registry,
+    'broker_connected',
+    'Whether the broker connection, topology and consumer are up (1) or not (0).',
+    consumer.isReady,
+  );
+  createUpGauge(
+    registry,
+    'mailer_smtp_up',
+    'Whether the SMTP server is usable (1) or not (0).',
+    () => transport.state() === 'ready',
+  );
+  createUpGauge(
+    registry,
+    'mailer_smtp_auth_failed',
+    'Whether the SMTP server refuses our credentials (1) or not (0).',
+    () => transport.state() === 'auth_failed',
+  );
+  createUpGauge(
+    registry,
+    'mailer_database_up',
+    "Whether the ledger's PostgreSQL answers (1) or not (0).",
+    database.isReady,
+  );
   if (config.FAULT_PAUSE_BEFORE_ACK_MS) {
     logger.warn(
       { pauseMs: config.FAULT_PAUSE_BEFORE_ACK_MS },

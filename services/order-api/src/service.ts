@@ -1,4 +1,5 @@
-import { createLogger, createMetricsRegistry, listenHttp, type Logger } from '@order-mail/shared';
+import { createLogger, createMetricsRegistry, createUpGauge, listenHttp, type Logger } from '@order-mail/shared';
+import { createOrderApiMetrics } from './adapters/metrics/order-api-metrics';
 import type { OrderApiConfig } from './config';
 import { createOrderEventPublisher } from './adapters/broker/order-event-publisher';
 import { createOrderApiApp } from './entry-points/http/app';
@@ -16,14 +17,28 @@ export async function startOrderApi(
   logger: Logger = createLogger({ service: 'order-api', level: config.LOG_LEVEL }),
 ): Promise<RunningOrderApi> {
   const registry = createMetricsRegistry('order-api');
+  const metrics = createOrderApiMetrics(registry);
   const publisher = await createOrderEventPublisher({
+    onPublished: metrics.published,
     amqpUrl: config.AMQP_URL,
     exchange: config.ORDERS_EXCHANGE,
     routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,
     confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
     logger,
   });
-  const app = createOrderApiApp({ publisher, registry, logger, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
+  createUpGauge(
+    registry,
+    'broker_connected',
+    'Whether the broker connection and its confirm channel are up (1) or not (0).',
+    publisher.isReady,
+  );
+  const app = createOrderApiApp({
+    publisher,
+    registry,
+    metrics,
+    logger,
+    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
+  });
   const http = await listenHttp(app, config.PORT);
   logger.info({ port: http.port }, 'order API listening');
   let stopped: Promise<void> | null = null;

@@ -11,8 +11,8 @@ import {
 } from '@order-mail/shared';
 import { classifyFailure, type FailureClass } from './classify-failure';
 import type { DeliveryLedger } from './delivery-ledger';
-import { buildOrderConfirmationEmail } from './order-email';
-import { SendFailureError, type MailerMetrics, type MailTransport, type TemplateRenderer } from './ports';
+import { buildOrderConfirmationEmail, ORDER_CONFIRMATION_TEMPLATE } from './order-email';
+import { SendFailureError, type WorkerMetrics, type MailTransport, type TemplateRenderer } from './ports';
 import { decideNextStep, type RetrySchedule } from './retry-policy';
 
 /** Why a message ends in the dead-letter queue (the `x-dead-letter-reason` header). */
@@ -33,6 +33,8 @@ export interface FailureInfo {
 }
 
 interface Ids {
+  /** The template the message was for, once known. */
+  template?: string;
   orderId?: string;
   eventId?: string;
   correlationId?: string;
@@ -57,7 +59,7 @@ export interface MailWorkerDeps {
   transport: MailTransport;
   templates: TemplateRenderer;
   ledger: DeliveryLedger;
-  metrics: MailerMetrics;
+  metrics: WorkerMetrics;
   logger: Logger;
   schedule: RetrySchedule;
   workerId: string;
@@ -72,6 +74,8 @@ export interface MailWorkerDeps {
 export interface MailWorker {
   process(content: Buffer, history: MessageHistory): Promise<DeliveryOutcome>;
 }
+
+const secondsSince = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
 function parseEvent(content: Buffer): OrderConfirmedEvent {
   let json: unknown;
@@ -110,7 +114,12 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
           failure: { failureClass: 'invalid', message },
         };
       }
-      const ids = { orderId: event.order.orderId, eventId: event.eventId, correlationId: event.correlationId };
+      const ids = {
+        template: ORDER_CONFIRMATION_TEMPLATE,
+        orderId: event.order.orderId,
+        eventId: event.eventId,
+        correlationId: event.correlationId,
+      };
       const log = logger.child(ids);
 
       const email = buildOrderConfirmationEmail(event, deps.messageIdDomain);
@@ -125,7 +134,6 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
       });
       switch (claim.decision.kind) {
         case 'skip-sent':
-          deps.metrics.duplicateSkipped();
           log.info({ sentAt: claim.record.sentAt }, 'already sent, acking without sending');
           return { ...ids, action: 'ack', result: 'duplicate_skipped' };
         case 'wait':
@@ -159,8 +167,10 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
       // so that receivers that deduplicate on it show one email.
       const messageId = record.messageId ?? email.messageId;
       let rendered;
+      const renderStarted = process.hrtime.bigint();
       try {
         rendered = deps.templates.render(email.template, email.model);
+        deps.metrics.rendered(secondsSince(renderStarted));
       } catch (err) {
         const reason = isAppError(err, ErrorCodes.TEMPLATE_NOT_FOUND) ? 'unknown_template' : 'render_failed';
         const message = (err as Error).message;
@@ -175,6 +185,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
         };
       }
 
+      const sendStarted = process.hrtime.bigint();
       try {
         const receipt = await deps.transport.send({
           from: deps.mailFrom,
@@ -185,6 +196,8 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
           text: rendered.text,
           headers: { 'X-Order-Id': ids.orderId, 'X-Correlation-Id': ids.correlationId },
         });
+        deps.metrics.smtpSend(secondsSince(sendStarted), Number.parseInt(receipt.response, 10) || undefined);
+        deps.metrics.delivered((Date.now() - Date.parse(event.acceptedAt)) / 1000);
         if (deps.faultPauseBeforeRecordMs) {
           log.warn({ pauseMs: deps.faultPauseBeforeRecordMs }, 'fault injection: pausing before recording the send');
           await new Promise((r) => setTimeout(r, deps.faultPauseBeforeRecordMs));
@@ -195,6 +208,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
       } catch (err) {
         if (!(err instanceof SendFailureError)) throw err;
         const sendFailure = err.failure;
+        deps.metrics.smtpSend(secondsSince(sendStarted), sendFailure.responseCode);
         const failureClass = classifyFailure(sendFailure.facts);
         const failure: FailureInfo = {
           failureClass,

@@ -48,8 +48,12 @@ export class SendFailureError extends Error {
   }
 }
 
-/** Counters the worker bumps; the metrics adapter maps them to Prometheus. */
-export interface MailerMetrics {
+/** What the worker measures; the metrics adapter maps it to Prometheus. */
+export interface WorkerMetrics {
+  rendered(seconds: number): void;
+  /** One SMTP send, successful or not, with the server's reply code if it replied. */
+  smtpSend(seconds: number, replyCode: number | undefined): void;
+  /** An email accepted by the SMTP server, `seconds` after the API accepted the order. */
+  delivered(endToEndSeconds: number): void;
   outcomeUnknown(): void;
-  duplicateSkipped(): void;
 }

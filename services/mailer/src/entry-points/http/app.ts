@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   AppError,
   createHttpErrorHandler,
+  createHttpMetrics,
   createOpsRouter,
   ErrorCodes,
   notFoundHandler,
@@ -82,6 +83,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
   const { ledger, deadLetters, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(createHttpMetrics(deps.registry));
   app.use(createOpsRouter({ registry: deps.registry, checks: deps.checks }));
 
   const admin = express.Router();

@@ -16,6 +16,7 @@ import {
   withoutBrokerHistory,
   type MailerTopology,
 } from '../../adapters/broker/mailer-topology';
+import type { MailerMetrics } from '../../adapters/metrics/mailer-metrics';
 import type { DeliveryOutcome, FailureInfo, MailWorker } from '../../domain/mail-worker';
 import { decideNextStep, type RetrySchedule } from '../../domain/retry-policy';
 
@@ -27,6 +28,7 @@ export interface OrderConfirmedConsumerOptions {
   confirmTimeoutMs: number;
   workerId: string;
   worker: MailWorker;
+  metrics: Pick<MailerMetrics, 'consumed' | 'settled' | 'internalRetry'>;
   logger: Logger;
   /**
    * Test-only fault injection (off by default): after an email is sent and recorded, wait this
@@ -37,6 +39,8 @@ export interface OrderConfirmedConsumerOptions {
 
 export interface OrderConfirmedConsumer {
   isReady(): boolean;
+  /** Messages being processed now. */
+  inFlight(): number;
   /** The connection, for admin work on ad-hoc channels. */
   link: BrokerLink;
   /** Cancels the consumer, lets in-flight messages finish (and be acked), closes the connection. */
@@ -169,13 +173,16 @@ export async function startOrderConfirmedConsumer(
         [MailerHeaders.internalErrors]: step.failures,
       });
       ch.ack(msg);
+      options.metrics.internalRetry(step.failures);
     } else {
-      await settle(ch, msg, {
+      const outcome: DeliveryOutcome = {
         action: 'dead-letter',
         reason: 'internal_error',
         failures: numberHeader(msg.properties.headers?.[MailerHeaders.attempts]),
         failure,
-      });
+      };
+      await settle(ch, msg, outcome);
+      options.metrics.settled(outcome);
     }
   }
 
@@ -191,6 +198,7 @@ export async function startOrderConfirmedConsumer(
         return;
       }
       await settle(ch, msg, outcome);
+      options.metrics.settled(outcome);
     } catch (err) {
       if (!openChannels.has(ch)) {
         // Lost with the connection: the broker redelivers the message, and the ledger knows whether it was sent.
@@ -238,6 +246,7 @@ export async function startOrderConfirmedConsumer(
             ch.close().catch(() => undefined);
             return;
           }
+          options.metrics.consumed();
           const job = handle(ch, msg);
           inFlight.add(job);
           void job.finally(() => inFlight.delete(job));
@@ -251,6 +260,7 @@ export async function startOrderConfirmedConsumer(
   return {
     link,
     isReady: () => !stopping && consumerTag !== null && link.isConnected(),
+    inFlight: () => inFlight.size,
     async stop() {
       stopping = true;
       if (consumeChannel && consumerTag) {

@@ -1,7 +1,9 @@
+import type { PublishResult } from '../metrics/order-api-metrics';
 import {
   AppError,
   ErrorCodes,
   EventHeaders,
+  isAppError,
   openBroker,
   createConfirmedPublisher,
   type BrokerLink,
@@ -19,11 +21,20 @@ export interface OrderEventPublisher {
 }
 
 export interface OrderEventPublisherOptions {
+  /** Told the outcome of every publish attempt (for metrics). */
+  onPublished?(result: PublishResult, confirmSeconds?: number): void;
   amqpUrl: string;
   exchange: string;
   routingKey: string;
   confirmTimeoutMs: number;
   logger: Logger;
+}
+
+function publishResultOf(err: unknown): PublishResult {
+  if (isAppError(err, ErrorCodes.PUBLISH_TIMEOUT)) return 'timeout';
+  if (isAppError(err, ErrorCodes.PUBLISH_UNROUTABLE)) return 'unroutable';
+  if (isAppError(err, ErrorCodes.PUBLISH_NACKED)) return 'nacked';
+  return 'broker_down';
 }
 
 /**
@@ -59,8 +70,11 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
     publish(event) {
       if (closing) return Promise.reject(new AppError(ErrorCodes.SHUTTING_DOWN, 'The service is shutting down'));
       if (!publisher || !link.isConnected()) {
+        options.onPublished?.('broker_down');
         return Promise.reject(new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Not connected to the broker'));
       }
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
       const pending = publisher.publish(exchange, routingKey, Buffer.from(JSON.stringify(event)), {
         persistent: true,
         contentType: 'application/json',
@@ -75,6 +89,14 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
           [EventHeaders.schemaVersion]: event.schemaVersion,
         },
       });
+      pending.then(
+        () => options.onPublished?.('confirmed', seconds()),
+        (err: unknown) =>
+          options.onPublished?.(
+            publishResultOf(err),
+            isAppError(err, ErrorCodes.PUBLISH_TIMEOUT) ? undefined : seconds(),
+          ),
+      );
       const tracked = pending.catch(() => undefined);
       inFlight.add(tracked);
       void tracked.finally(() => inFlight.delete(tracked));

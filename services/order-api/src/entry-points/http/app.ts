@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import {
   AppError,
   createHttpErrorHandler,
+  createHttpMetrics,
   createOpsRouter,
   ErrorCodes,
   notFoundHandler,
@@ -12,6 +13,7 @@ import {
 } from '@order-mail/shared';
 import { buildOrderConfirmedEvent, parseOrder } from '../../domain/order-confirmed-event';
 import type { OrderEventPublisher } from '../../adapters/broker/order-event-publisher';
+import type { OrderApiMetrics } from '../../adapters/metrics/order-api-metrics';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const REQUEST_ID_HEADER = 'x-request-id';
@@ -19,6 +21,7 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:@/+=-]{1,200}$/;
 
 export interface OrderApiAppDeps {
   publisher: OrderEventPublisher;
+  metrics: OrderApiMetrics;
   registry: Registry;
   logger: Logger;
   retryAfterSeconds: number;
@@ -50,6 +53,7 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
   const { publisher, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(createHttpMetrics(deps.registry));
   app.use(assignRequestId);
   app.use(createOpsRouter({ registry: deps.registry, checks: [readinessCheck('broker', publisher.isReady)] }));
 
@@ -61,6 +65,7 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
       acceptedAt: new Date(),
     });
     await publisher.publish(event);
+    deps.metrics.orderAccepted();
     logger.info({ orderId: order.orderId, eventId: event.eventId, correlationId: req.requestId }, 'order accepted');
     res.status(202).json({ orderId: order.orderId, eventId: event.eventId, status: 'accepted' });
   });
