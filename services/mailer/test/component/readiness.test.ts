@@ -2,7 +2,13 @@ import { jsonOf } from '../../../../test/helpers/http';
 import { SMTPServer } from 'smtp-server';
 import { dropSchema } from '../../../../test/helpers/database';
 import { startSmtpCatcher } from '../../../../test/helpers/smtp-catcher';
-import { deleteStackTopology, mailerEnv, startTestStack, uniqueStackNames } from '../../../../test/helpers/stack';
+import {
+  deleteStackTopology,
+  mailerEnv,
+  mailerQueueNamesFor,
+  startTestStack,
+  uniqueStackNames,
+} from '../../../../test/helpers/stack';
 import { loadMailerConfig } from '../../src/config';
 import { startMailer } from '../../src/service';
 
@@ -64,7 +70,7 @@ describe('mailer readiness', () => {
     } finally {
       await mailer.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await dropSchema(names.schema);
+      await deleteStackTopology({ ...names, queues: mailerQueueNamesFor(names) });
     }
   });
 });
