@@ -124,7 +124,9 @@ export async function startOrderConfirmedConsumer(
       }
       case 'hold': {
         const queue = holdQueueName(topology.workQueue, outcome.delayMs);
-        const base = outcome.failure ? failureHeaders(msg, outcome.failure, workerId) : (msg.properties.headers ?? {});
+        const base = outcome.failure
+          ? failureHeaders(msg, outcome.failure, workerId)
+          : withoutBrokerHistory(msg.properties.headers);
         await republish(msg, '', queue, { ...base, [MailerHeaders.holdReason]: outcome.reason });
         ch.ack(msg);
         log.info({ reason: outcome.reason, delayMs: outcome.delayMs, queue }, 'held');
