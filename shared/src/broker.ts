@@ -93,7 +93,18 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
     logger.warn({ err }, 'broker connection lost, reconnecting');
     options.onDisconnect?.(err);
   });
-  model.on('connect-failed', (err: Error) => logger.warn({ err }, 'broker connection attempt failed'));
+  model.on('connect-failed', (err: Error) => {
+    if ((err as { code?: unknown }).code === 406) {
+      // Retrying cannot fix this: a queue or exchange exists with other arguments than ours.
+      logger.error(
+        { err },
+        'broker refused our topology (PRECONDITION_FAILED): an existing queue or exchange has other arguments; ' +
+          'restore the old setting or delete it (after draining it), then this service connects by itself',
+      );
+    } else {
+      logger.warn({ err }, 'broker connection attempt failed');
+    }
+  });
   model.on('error', (err: Error) => logger.warn({ err }, 'broker connection error'));
   model.on('handler-error', (err: Error, event: string) => logger.error({ err, event }, 'broker handler threw'));
   model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing'));

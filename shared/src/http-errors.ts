@@ -35,6 +35,15 @@ const UNAVAILABLE = new Set<string>([
   ErrorCodes.SHUTTING_DOWN,
 ]);
 
+/** Refuses a body that is not JSON with 415 before the body parser leaves it unparsed. */
+export const requireJson: RequestHandler = (req, _res, next) => {
+  if (!req.is('application/json')) {
+    next(new AppError(ErrorCodes.UNSUPPORTED_MEDIA_TYPE, 'Content-Type must be application/json'));
+    return;
+  }
+  next();
+};
+
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(new AppError(ErrorCodes.NOT_FOUND, `No route for ${req.method} ${req.path}`));
 };
@@ -79,6 +88,12 @@ export function createHttpErrorHandler(options: { logger: Logger; retryAfterSeco
         res.set('Retry-After', String(options.retryAfterSeconds));
         return send(503, { error: 'service_unavailable', message: `${err.message}; nothing was done, retry later` });
       }
+    }
+    // express's own client errors (e.g. a malformed percent-encoding in the path) carry their status.
+    const status =
+      (err as { status?: unknown; statusCode?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose !== false) {
+      return send(status, { error: 'bad_request', message: (err as Error).message });
     }
     options.logger.error({ err, correlationId }, 'unexpected error handling request');
     return send(500, { error: 'internal_error', message: 'Internal server error' });

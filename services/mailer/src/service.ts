@@ -50,6 +50,7 @@ export async function startMailer(
     connectionTimeoutMs: config.SMTP_CONNECTION_TIMEOUT_MS,
     greetingTimeoutMs: config.SMTP_GREETING_TIMEOUT_MS,
     socketTimeoutMs: config.SMTP_SOCKET_TIMEOUT_MS,
+    sendTimeoutMs: config.SMTP_SEND_TIMEOUT_MS,
     logger,
   });
   // Readiness reflects the SMTP server and the database: checked now, then every few seconds.

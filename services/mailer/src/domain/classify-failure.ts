@@ -34,7 +34,8 @@ export function classifyFailure(facts: SendErrorFacts): FailureClass {
   if (facts.responseCode !== undefined && facts.responseCode >= 400) {
     return facts.permanentReply ? 'permanent' : 'transient';
   }
-  if (facts.messageTransmitted && (facts.connectionLost || facts.code === 'ETIMEDOUT')) {
+  // A send aborted at its deadline (EABORT) after the whole message went out is as unknown as a lost connection.
+  if (facts.messageTransmitted && (facts.connectionLost || facts.code === 'ETIMEDOUT' || facts.code === 'EABORT')) {
     return 'unknown_outcome';
   }
   return 'transient';

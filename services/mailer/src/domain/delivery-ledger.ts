@@ -48,6 +48,8 @@ export type ClaimDecision =
   /** The row was left `sending` past the grace period: the outcome of that send is unknown. */
   | { kind: 'resend-unknown' }
   | { kind: 'skip-sent' }
+  /** The order is dead-lettered: only a replay of its dead letter sends it again. */
+  | { kind: 'skip-dead' }
   /** Another send of this order may be under way right now: look again later. */
   | { kind: 'wait'; remainingMs: number }
   /** An unknown outcome was already resent once and is unknown again: an operator decides. */
@@ -57,14 +59,17 @@ export function decideClaim(
   row: Pick<DeliveryRecord, 'status' | 'sendingStartedAt' | 'unknownOutcomeResends'>,
   now: Date,
   graceMs: number,
+  replayed = false,
 ): ClaimDecision {
   switch (row.status) {
     case 'sent':
       return { kind: 'skip-sent' };
     case 'pending':
     case 'retrying':
-    case 'dead':
       return { kind: 'send' };
+    case 'dead':
+      // An operator decides about dead orders (replaying the dead letter), not a stray duplicate event.
+      return replayed ? { kind: 'send' } : { kind: 'skip-dead' };
     case 'sending': {
       const elapsed = row.sendingStartedAt ? now.getTime() - row.sendingStartedAt.getTime() : Infinity;
       if (elapsed < graceMs) return { kind: 'wait', remainingMs: graceMs - elapsed };
@@ -82,6 +87,8 @@ export interface ClaimRequest {
   graceMs: number;
   /** The Message-ID this event's email would carry; a resend after an unknown outcome keeps the earlier one. */
   messageId: string;
+  /** The message is a replayed dead letter: it may send a `dead` order again. */
+  replayed: boolean;
 }
 
 export type ClaimResult =
@@ -101,8 +108,14 @@ export interface FailureRecord {
 export interface DeliveryLedger {
   /** Atomically reads (creating if needed) the order's row and, if the decision is to send, marks it `sending`. */
   claim(request: ClaimRequest): Promise<ClaimResult>;
-  recordSent(deliveryId: number, attempt: number, receipt: { smtpResponse: string; messageId: string }): Promise<void>;
-  recordFailure(deliveryId: number, attempt: number, failure: FailureRecord): Promise<void>;
+  /** `alreadySent`: another attempt had recorded `sent` first (a duplicate went out). */
+  recordSent(
+    deliveryId: number,
+    attempt: number,
+    receipt: { smtpResponse: string; messageId: string },
+  ): Promise<{ alreadySent: boolean }>;
+  /** `claimLost`: another attempt holds the delivery now (or sent it); only the attempt was recorded. */
+  recordFailure(deliveryId: number, attempt: number, failure: FailureRecord): Promise<{ claimLost: boolean }>;
   /** Marks a delivery dead without a new attempt (e.g. an unknown outcome that stayed unknown). */
   markDead(deliveryId: number, error: string): Promise<void>;
 }

@@ -53,6 +53,8 @@ export type DeliveryOutcome = Ids &
 export interface MessageHistory {
   /** Failed sends of this message so far (reset by a replay). */
   failures: number;
+  /** The message is a replayed dead letter. */
+  replayed: boolean;
 }
 
 export interface MailWorkerDeps {
@@ -131,10 +133,14 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
         workerId: deps.workerId,
         graceMs: schedule.unknownOutcomeGraceMs,
         messageId: email.messageId,
+        replayed: history.replayed,
       });
       switch (claim.decision.kind) {
         case 'skip-sent':
           log.info({ sentAt: claim.record.sentAt }, 'already sent, acking without sending');
+          return { ...ids, action: 'ack', result: 'duplicate_skipped' };
+        case 'skip-dead':
+          log.warn('order is dead-lettered; acking without sending (replay its dead letter to send it)');
           return { ...ids, action: 'ack', result: 'duplicate_skipped' };
         case 'wait':
           log.info({ remainingMs: claim.decision.remainingMs }, 'a send of this order may be under way, holding');
@@ -202,7 +208,14 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
           log.warn({ pauseMs: deps.faultPauseBeforeRecordMs }, 'fault injection: pausing before recording the send');
           await new Promise((r) => setTimeout(r, deps.faultPauseBeforeRecordMs));
         }
-        await ledger.recordSent(record.id, attempt, { smtpResponse: receipt.response, messageId });
+        const { alreadySent } = await ledger.recordSent(record.id, attempt, {
+          smtpResponse: receipt.response,
+          messageId,
+        });
+        if (alreadySent) {
+          // Only possible when this send outlived the grace period and another attempt resent it.
+          log.error({ attempt }, 'another attempt had already sent this order: a duplicate email went out');
+        }
         log.info({ recipient: maskEmail(email.to), attempt, smtpResponse: receipt.response }, 'email sent');
         return { ...ids, action: 'ack', result: 'sent', smtpResponse: receipt.response };
       } catch (err) {
@@ -218,7 +231,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
         };
         const step = decideNextStep(failureClass, history.failures, schedule);
         const status = step.action === 'retry' ? 'retrying' : step.action === 'hold' ? 'sending' : 'dead';
-        await ledger.recordFailure(record.id, attempt, {
+        const { claimLost } = await ledger.recordFailure(record.id, attempt, {
           status,
           outcome: failureClass,
           error: sendFailure.message,
@@ -228,6 +241,11 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
         const fields = { attempt, failureClass, smtpCode: sendFailure.responseCode, error: sendFailure.message };
         if (failureClass === 'auth') log.error(fields, 'SMTP authentication failed; retrying slowly');
         else log.warn(fields, 'send failed');
+        if (claimLost) {
+          // Another attempt owns the delivery now: look again after it has had its chance.
+          log.warn({ attempt }, 'this attempt no longer holds the delivery; holding the message');
+          return { ...ids, action: 'hold', delayMs: schedule.unknownOutcomeGraceMs, reason: 'in_progress', failure };
+        }
         switch (step.action) {
           case 'retry':
             return { ...ids, action: 'retry', delayMs: step.delayMs, failures: step.failures, failure };

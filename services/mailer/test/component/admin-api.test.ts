@@ -71,6 +71,16 @@ describe('mailer admin API', () => {
     expect((await get('/deliveries/NOPE-404')).status).toBe(404);
   });
 
+  it('when the path or the body type is malformed, then it answers 4xx, not 500', async () => {
+    expect((await get('/deliveries/%E0%A4%A')).status).toBe(400);
+    const replay = await fetch(`${stack.mailerUrl}/dead-letters/replay`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body: '{"all":true}',
+    });
+    expect(replay.status).toBe(415);
+  });
+
   it('when the query is invalid, then it answers 400 with details', async () => {
     const res = await get('/deliveries?status=lost&limit=0');
     expect(res.status).toBe(400);

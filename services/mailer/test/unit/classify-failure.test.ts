@@ -109,6 +109,16 @@ const cases: Case[] = [
     facts: facts({ code: 'ETIMEDOUT', connectionLost: false, messageTransmitted: true }),
     expected: 'unknown_outcome',
   },
+  {
+    name: 'a send aborted at its deadline after the final dot',
+    facts: facts({ code: 'EABORT', connectionLost: false, messageTransmitted: true }),
+    expected: 'unknown_outcome',
+  },
+  {
+    name: 'a send aborted at its deadline while still queued in the pool',
+    facts: facts({ code: 'EABORT', connectionLost: false, messageTransmitted: false }),
+    expected: 'transient',
+  },
 
   // After the final dot, with a reply: the server decided.
   {

@@ -27,20 +27,25 @@ describe('decideClaim', () => {
     expect(decision).toEqual({ kind: 'skip-sent' });
   });
 
-  it.each<DeliveryStatus>(['pending', 'retrying', 'dead'])(
-    'when the delivery is %s, then the worker sends',
-    (status) => {
-      // Act
-      const decision = decideClaim(row({ status }), NOW, GRACE_MS);
-
-      // Assert
-      expect(decision).toEqual({ kind: 'send' });
-    },
-  );
-
-  it('when a dead delivery (e.g. replayed) had an unknown-outcome resend, then the worker still sends', () => {
+  it.each<DeliveryStatus>(['pending', 'retrying'])('when the delivery is %s, then the worker sends', (status) => {
     // Act
-    const decision = decideClaim(row({ status: 'dead', unknownOutcomeResends: 1 }), NOW, GRACE_MS);
+    const decision = decideClaim(row({ status }), NOW, GRACE_MS);
+
+    // Assert
+    expect(decision).toEqual({ kind: 'send' });
+  });
+
+  it('when the delivery is dead and the message is not a replay (a stray duplicate event), then the worker skips it', () => {
+    // Act
+    const decision = decideClaim(row({ status: 'dead', unknownOutcomeResends: 1 }), NOW, GRACE_MS, false);
+
+    // Assert
+    expect(decision).toEqual({ kind: 'skip-dead' });
+  });
+
+  it('when the delivery is dead and the message is a replayed dead letter, then the worker sends, even after an unknown-outcome resend', () => {
+    // Act
+    const decision = decideClaim(row({ status: 'dead', unknownOutcomeResends: 1 }), NOW, GRACE_MS, true);
 
     // Assert
     expect(decision).toEqual({ kind: 'send' });

@@ -44,6 +44,8 @@ export interface DeadLetterStore {
   replay(filter: ReplayFilter, options: { dryRun: boolean; limit: number }): Promise<ReplayResult>;
 }
 
+const RETURN_WAIT_MS = 2000;
+
 function text(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
@@ -116,6 +118,30 @@ export function createDeadLetterStore(options: {
   const requireBroker = () => {
     if (!link.isConnected()) throw new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Not connected to the broker');
   };
+  // A connection lost half-way is the broker's unavailability too, not an internal error.
+  const asBrokerError = (err: unknown): unknown =>
+    link.isConnected() && !/closed/i.test((err as Error)?.message ?? '')
+      ? err
+      : new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Lost the broker connection', { cause: err });
+
+  /**
+   * Messages fetched without an ack go back to the queue when their channel closes, but a quorum
+   * queue counts them again only a moment later. Waiting for that keeps a list followed at once
+   * by a replay (or a dry run by the real one) from missing dead letters.
+   */
+  async function awaitReturned(expectedReady: number): Promise<void> {
+    const ch = await link.openChannel();
+    try {
+      const deadline = Date.now() + RETURN_WAIT_MS;
+      while (Date.now() < deadline) {
+        if ((await ch.checkQueue(options.deadLetterQueue)).messageCount >= expectedReady) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      logger.warn({ expectedReady }, 'dead letters handed back are not all counted again yet');
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
 
   async function replayOnce(filter: ReplayFilter, dryRun: boolean, limit: number): Promise<ReplayResult> {
     const ch = await link.openChannel();
@@ -126,8 +152,9 @@ export function createDeadLetterStore(options: {
     const publisher = createConfirmedPublisher(pub, options.confirmTimeoutMs);
     const result: ReplayResult = { dryRun, scanned: 0, matched: 0, moved: 0, messages: [] };
     const pauseMs = 1000 / options.replayRatePerSecond;
+    let messageCount = 0;
     try {
-      const { messageCount } = await ch.checkQueue(options.deadLetterQueue);
+      ({ messageCount } = await ch.checkQueue(options.deadLetterQueue));
       // Only what was there when we started: messages dead-lettered again meanwhile wait for the next replay.
       while (result.scanned < messageCount && result.matched < limit) {
         const msg = await ch.get(options.deadLetterQueue, { noAck: false });
@@ -162,12 +189,13 @@ export function createDeadLetterStore(options: {
         { filter, dryRun, scanned: result.scanned, matched: result.matched, moved: result.moved },
         'replay finished',
       );
-      return result;
     } finally {
       // Unmatched (and, in a dry run, all) fetched messages go back to the queue with the channel.
       await ch.close().catch(() => undefined);
       await pub.close().catch(() => undefined);
     }
+    await awaitReturned(messageCount - result.moved);
+    return result;
   }
 
   return {
@@ -183,7 +211,11 @@ export function createDeadLetterStore(options: {
           if (!msg) break;
           if (i >= offset) messages.push(describeDeadLetter(msg));
         }
+        await ch.close().catch(() => undefined);
+        await awaitReturned(total);
         return { total, messages };
+      } catch (err) {
+        throw asBrokerError(err);
       } finally {
         await ch.close().catch(() => undefined);
       }
@@ -196,6 +228,8 @@ export function createDeadLetterStore(options: {
       replaying = true;
       try {
         return await replayOnce(filter, dryRun, limit);
+      } catch (err) {
+        throw asBrokerError(err);
       } finally {
         replaying = false;
       }

@@ -71,6 +71,8 @@ export function formatDelay(ms: number): string {
 export const retryQueueName = (workQueue: string, delayMs: number) => `${workQueue}.retry.${formatDelay(delayMs)}`;
 export const holdQueueName = (workQueue: string, delayMs: number) => `${workQueue}.hold.${formatDelay(delayMs)}`;
 
+const DEAD_LETTER_DELIVERY_LIMIT = 1_000_000;
+
 // Dead-lettering between our own queues must not lose messages either (needs reject-publish).
 const SAFE_DEAD_LETTERING = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
 
@@ -84,7 +86,12 @@ const SAFE_DEAD_LETTERING = { 'x-dead-letter-strategy': 'at-least-once', 'x-over
 export async function declareMailerTopology(ch: Channel, t: MailerTopology): Promise<void> {
   await ch.assertExchange(t.ordersExchange, 'topic', { durable: true });
   await ch.assertExchange(t.deadLetterExchange, 'direct', { durable: true });
-  await ch.assertQueue(t.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await ch.assertQueue(t.deadLetterQueue, {
+    durable: true,
+    // Listing dead letters fetches and hands them back, which counts as a delivery; RabbitMQ 4
+    // gives quorum queues a default delivery limit, and this queue has nowhere to dead-letter to.
+    arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': DEAD_LETTER_DELIVERY_LIMIT },
+  });
   await ch.bindQueue(t.deadLetterQueue, t.deadLetterExchange, t.workQueue);
   await ch.assertQueue(t.workQueue, {
     durable: true,

@@ -97,7 +97,7 @@ export function createPgDeliveryLedger(pool: Pool): PgDeliveryLedger {
         );
         const current = toRecord(rows[0]);
         // The database's clock, so that workers on different hosts agree on the grace period.
-        const decision = decideClaim(current, rows[0].now, request.graceMs);
+        const decision = decideClaim(current, rows[0].now, request.graceMs, request.replayed);
         if (decision.kind !== 'send' && decision.kind !== 'resend-unknown') return { decision, record: current };
 
         const resend = decision.kind === 'resend-unknown';
@@ -127,29 +127,36 @@ export function createPgDeliveryLedger(pool: Pool): PgDeliveryLedger {
     },
 
     async recordSent(deliveryId, attempt, receipt) {
-      await inTransaction(pool, async (client) => {
-        await client.query(
+      const code = Number.parseInt(receipt.smtpResponse, 10) || null;
+      return inTransaction(pool, async (client) => {
+        // The email went out, whoever holds the claim now: `sent` is recorded from any state, and
+        // nothing moves a row away from it.
+        const updated = await client.query(
           `UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(), smtp_response = $2,
              message_id = $3, smtp_code = $4, last_error = NULL, last_error_class = NULL
-           WHERE id = $1`,
-          [deliveryId, receipt.smtpResponse, receipt.messageId, Number.parseInt(receipt.smtpResponse, 10) || null],
+           WHERE id = $1 AND status <> 'sent'`,
+          [deliveryId, receipt.smtpResponse, receipt.messageId, code],
         );
         await client.query(
           `UPDATE delivery_attempts SET outcome = 'sent', finished_at = now(), smtp_response = $3, smtp_code = $4
            WHERE delivery_id = $1 AND attempt = $2`,
-          [deliveryId, attempt, receipt.smtpResponse, Number.parseInt(receipt.smtpResponse, 10) || null],
+          [deliveryId, attempt, receipt.smtpResponse, code],
         );
+        return { alreadySent: updated.rowCount === 0 };
       });
     },
 
     async recordFailure(deliveryId, attempt, failure) {
-      await inTransaction(pool, async (client) => {
-        await client.query(
-          `UPDATE deliveries SET status = $2, updated_at = now(), last_error = $3, last_error_class = $4,
-             smtp_code = $5, smtp_response = $6
-           WHERE id = $1`,
+      return inTransaction(pool, async (client) => {
+        // Only the attempt that still holds the claim may change the delivery's status; a stale
+        // one (another worker resent after the grace period) records its attempt and nothing more.
+        const updated = await client.query(
+          `UPDATE deliveries SET status = $3, updated_at = now(), last_error = $4, last_error_class = $5,
+             smtp_code = $6, smtp_response = $7
+           WHERE id = $1 AND status = 'sending' AND attempts = $2`,
           [
             deliveryId,
+            attempt,
             failure.status,
             failure.error,
             failure.outcome,
@@ -162,15 +169,23 @@ export function createPgDeliveryLedger(pool: Pool): PgDeliveryLedger {
            WHERE delivery_id = $1 AND attempt = $2`,
           [deliveryId, attempt, failure.outcome, failure.error, failure.smtpCode ?? null, failure.smtpResponse ?? null],
         );
+        return { claimLost: updated.rowCount === 0 };
       });
     },
 
     async markDead(deliveryId, error) {
-      await pool.query(
-        `UPDATE deliveries SET status = 'dead', updated_at = now(), last_error = $2, last_error_class = 'unknown_outcome'
-         WHERE id = $1`,
-        [deliveryId, error],
-      );
+      await inTransaction(pool, async (client) => {
+        await client.query(
+          `UPDATE deliveries SET status = 'dead', updated_at = now(), last_error = $2, last_error_class = 'unknown_outcome'
+           WHERE id = $1 AND status = 'sending'`,
+          [deliveryId, error],
+        );
+        await client.query(
+          `UPDATE delivery_attempts SET outcome = 'unknown_outcome', finished_at = now()
+           WHERE delivery_id = $1 AND outcome IS NULL`,
+          [deliveryId],
+        );
+      });
     },
 
     find(eventKind, orderId) {

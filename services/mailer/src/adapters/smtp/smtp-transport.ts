@@ -18,6 +18,8 @@ export interface SmtpTransportOptions {
   connectionTimeoutMs: number;
   greetingTimeoutMs: number;
   socketTimeoutMs: number;
+  /** Deadline of one whole send, queueing in the pool included; the send is aborted then. */
+  sendTimeoutMs: number;
   logger: Logger;
 }
 
@@ -98,7 +100,11 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
         transmitted = true;
       });
       try {
-        const info = await transport.sendMail({ envelope: { from: mail.from, to: [mail.to] }, raw });
+        const info = await transport.sendMail({
+          envelope: { from: mail.from, to: [mail.to] },
+          raw,
+          signal: AbortSignal.timeout(options.sendTimeoutMs),
+        });
         state = 'ready';
         return { messageId: mail.messageId, response: info.response };
       } catch (err) {

@@ -99,6 +99,11 @@ async function main(): Promise<void> {
     return fail(`${(err as Error).message}\n\n${USAGE}`, 2);
   }
   const { values, positionals } = parsed;
+  for (const name of ['limit', 'offset', 'smtp-code'] as const) {
+    const value = values[name];
+    if (value !== undefined && !/^\d+$/.test(value))
+      return fail(`--${name} must be a whole number, got "${value}"\n\n${USAGE}`, 2);
+  }
   const command = positionals[0];
   if (values.help || !command) return fail(USAGE, values.help ? 0 : 2);
   const base = (values.url ?? process.env.MAILER_ADMIN_URL ?? 'http://127.0.0.1:3001').replace(/\/$/, '');

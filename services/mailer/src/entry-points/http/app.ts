@@ -9,6 +9,7 @@ import {
   createOpsRouter,
   ErrorCodes,
   notFoundHandler,
+  requireJson,
   ORDER_CONFIRMED_EVENT_TYPE,
   toFieldIssues,
   type Logger,
@@ -48,7 +49,7 @@ const deliveriesQuery = z.strictObject({
 
 const deadLettersQuery = z.strictObject({
   limit: limitSchema(500, 50),
-  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+  offset: z.coerce.number().int().min(0).max(10_000).default(0),
 });
 
 export const replayRequestSchema = z
@@ -110,7 +111,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
     res.json({ ...(await deadLetters.list(page)), offset: page.offset, limit: page.limit });
   });
 
-  admin.post('/dead-letters/replay', express.json({ limit: '16kb' }), async (req, res) => {
+  admin.post('/dead-letters/replay', requireJson, express.json({ limit: '16kb' }), async (req, res) => {
     const request = parse(replayRequestSchema, req.body ?? {});
     logger.info({ request }, 'dead-letter replay requested');
     const result = await deadLetters.replay(

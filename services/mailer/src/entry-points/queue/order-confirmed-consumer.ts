@@ -48,6 +48,14 @@ export interface OrderConfirmedConsumer {
 }
 
 const MAX_HEADER_TEXT = 1000;
+const REQUEUE_PAUSE_MS = 1000;
+
+class ChannelGoneError extends Error {
+  constructor() {
+    super('the channel this message came on is closed');
+    this.name = 'ChannelGoneError';
+  }
+}
 const numberHeader = (value: unknown) => (typeof value === 'number' ? value : Number(value ?? 0) || 0);
 
 /** The headers that describe a failure, merged into what the message already carried. */
@@ -76,19 +84,23 @@ export async function startOrderConfirmedConsumer(
 ): Promise<OrderConfirmedConsumer> {
   const { logger, topology, worker, workerId } = options;
   let consumeChannel: Channel | null = null;
-  let publisher: ConfirmedPublisher | null = null;
   let consumerTag: string | null = null;
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
   const openChannels = new WeakSet<Channel>();
+  // Copies are published on the connection the original came from: once that is gone, the
+  // original cannot be acked, the broker redelivers it, and a copy would only double it.
+  const publishers = new WeakMap<Channel, ConfirmedPublisher>();
 
   async function republish(
+    ch: Channel,
     msg: ConsumeMessage,
     exchange: string,
     routingKey: string,
     headers: Record<string, unknown>,
   ) {
-    if (!publisher) throw new Error('no publish channel');
+    const publisher = publishers.get(ch);
+    if (!publisher || !openChannels.has(ch)) throw new ChannelGoneError();
     await publisher.publish(exchange, routingKey, msg.content, {
       ...msg.properties,
       // Return tracking needs an id; a message published without one gets one here.
@@ -114,7 +126,7 @@ export async function startOrderConfirmedConsumer(
         return;
       case 'retry': {
         const queue = retryQueueName(topology.workQueue, outcome.delayMs);
-        await republish(msg, '', queue, {
+        await republish(ch, msg, '', queue, {
           ...failureHeaders(msg, outcome.failure, workerId),
           [MailerHeaders.attempts]: outcome.failures,
         });
@@ -127,7 +139,7 @@ export async function startOrderConfirmedConsumer(
         const base = outcome.failure
           ? failureHeaders(msg, outcome.failure, workerId)
           : withoutBrokerHistory(msg.properties.headers);
-        await republish(msg, '', queue, { ...base, [MailerHeaders.holdReason]: outcome.reason });
+        await republish(ch, msg, '', queue, { ...base, [MailerHeaders.holdReason]: outcome.reason });
         ch.ack(msg);
         log.info({ reason: outcome.reason, delayMs: outcome.delayMs, queue }, 'held');
         return;
@@ -139,9 +151,10 @@ export async function startOrderConfirmedConsumer(
           [MailerHeaders.deadLetterReason]: outcome.reason,
         };
         try {
-          await republish(msg, topology.deadLetterExchange, topology.workQueue, headers);
+          await republish(ch, msg, topology.deadLetterExchange, topology.workQueue, headers);
           ch.ack(msg);
         } catch (err) {
+          if (!openChannels.has(ch)) throw err;
           // The queue's own dead-letter exchange still catches it, only without our reason headers.
           log.warn({ err }, 'could not publish the dead letter with its reason; rejecting to the queue DLX');
           ch.nack(msg, false, false);
@@ -170,7 +183,7 @@ export async function startOrderConfirmedConsumer(
       'unexpected error processing message',
     );
     if (step.action === 'retry') {
-      await republish(msg, '', retryQueueName(topology.workQueue, step.delayMs), {
+      await republish(ch, msg, '', retryQueueName(topology.workQueue, step.delayMs), {
         ...failureHeaders(msg, failure, workerId),
         [MailerHeaders.internalErrors]: step.failures,
       });
@@ -194,6 +207,7 @@ export async function startOrderConfirmedConsumer(
       try {
         outcome = await worker.process(msg.content, {
           failures: numberHeader(msg.properties.headers?.[MailerHeaders.attempts]),
+          replayed: msg.properties.headers?.[MailerHeaders.replayedAt] !== undefined,
         });
       } catch (err) {
         await handleInternalError(ch, msg, err);
@@ -210,8 +224,10 @@ export async function startOrderConfirmedConsumer(
         );
         return;
       }
-      // Not even a retry could be scheduled (e.g. no confirm in time): hand the message back.
+      // Not even a retry could be scheduled (e.g. no confirm in time): hand the message back,
+      // after a pause so that a broker in trouble is not met with a hot redelivery loop.
       logger.error({ err, messageId: msg.properties.messageId }, 'could not settle message; requeueing');
+      await new Promise((r) => setTimeout(r, REQUEUE_PAUSE_MS));
       try {
         ch.nack(msg, false, true);
       } catch {
@@ -226,7 +242,6 @@ export async function startOrderConfirmedConsumer(
     logger,
     onDisconnect: () => {
       consumeChannel = null;
-      publisher = null;
       consumerTag = null;
     },
     setup: async (open) => {
@@ -234,7 +249,7 @@ export async function startOrderConfirmedConsumer(
       openChannels.add(ch);
       ch.once('close', () => openChannels.delete(ch));
       await declareMailerTopology(ch, topology);
-      publisher = createConfirmedPublisher(await open.confirmChannel(), options.confirmTimeoutMs);
+      publishers.set(ch, createConfirmedPublisher(await open.confirmChannel(), options.confirmTimeoutMs));
       await ch.prefetch(options.prefetch);
       consumeChannel = ch;
       if (stopping) return;

@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import {
-  AppError,
   createHttpErrorHandler,
   createHttpMetrics,
   createOpsRouter,
-  ErrorCodes,
   notFoundHandler,
   readinessCheck,
+  requireJson,
   type Logger,
 } from '@order-mail/shared';
 import { buildOrderConfirmedEvent, parseOrder } from '../../domain/order-confirmed-event';
@@ -38,14 +37,6 @@ const assignRequestId: RequestHandler = (req, res, next) => {
   const given = req.get(REQUEST_ID_HEADER);
   req.requestId = given && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
   res.set('X-Request-Id', req.requestId);
-  next();
-};
-
-const requireJson: RequestHandler = (req, _res, next) => {
-  if (!req.is('application/json')) {
-    next(new AppError(ErrorCodes.UNSUPPORTED_MEDIA_TYPE, 'Content-Type must be application/json'));
-    return;
-  }
   next();
 };
 
