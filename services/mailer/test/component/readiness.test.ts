@@ -1,5 +1,8 @@
 import { jsonOf } from '../../../../test/helpers/http';
 import { SMTPServer } from 'smtp-server';
+import { eventually } from '../../../../test/helpers/broker';
+import { metricValue } from '../../../../test/helpers/inspect';
+import { postJson, sampleOrder } from '../../../../test/helpers/orders';
 import { dropSchema } from '../../../../test/helpers/database';
 import { startSmtpCatcher } from '../../../../test/helpers/smtp-catcher';
 import {
@@ -27,6 +30,25 @@ describe('mailer readiness', () => {
       await stack.stop();
       await deleteStackTopology(stack.names);
       await smtp.close();
+    }
+  });
+
+  it('when the SMTP server goes away after start-up, then a failed send turns /readyz to smtp unreachable and mailer_smtp_up to 0', async () => {
+    const smtp = await startSmtpCatcher();
+    const stack = await startTestStack({ smtpUrl: smtp.url });
+    try {
+      expect((await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp).toBe('ready');
+      expect(await metricValue(stack.mailerUrl, 'mailer_smtp_up')).toBe(1);
+
+      await smtp.close();
+      expect((await postJson(stack.apiUrl, '/orders', sampleOrder({ orderId: 'RDY-down' }))).status).toBe(202);
+
+      await eventually(async () => (await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp === 'unreachable');
+      expect((await fetch(`${stack.mailerUrl}/readyz`)).status).toBe(503);
+      expect(await metricValue(stack.mailerUrl, 'mailer_smtp_up')).toBe(0);
+    } finally {
+      await stack.stop();
+      await deleteStackTopology(stack.names);
     }
   });
 
