@@ -1,23 +1,15 @@
 import {
-  AppError,
-  ErrorCodes,
   EVENT_SCHEMA_VERSION,
   ORDER_CONFIRMED_EVENT_TYPE,
   orderSchema,
-  toFieldIssues,
+  parseOrThrow,
   type Order,
   type OrderConfirmedEvent,
 } from '@order-mail/shared';
 
 /** Validates a request body as an order; throws VALIDATION_FAILED with one detail per problem. */
 export function parseOrder(body: unknown): Order {
-  const result = orderSchema.safeParse(body);
-  if (!result.success) {
-    throw new AppError(ErrorCodes.VALIDATION_FAILED, 'The order is not valid', {
-      details: toFieldIssues(result.error),
-    });
-  }
-  return result.data;
+  return parseOrThrow(orderSchema, body, 'The order is not valid');
 }
 
 export function buildOrderConfirmedEvent(

@@ -11,7 +11,7 @@ import {
   notFoundHandler,
   requireJson,
   ORDER_CONFIRMED_EVENT_TYPE,
-  toFieldIssues,
+  parseOrThrow,
   type Logger,
   type ReadinessCheck,
 } from '@order-mail/shared';
@@ -29,15 +29,8 @@ export interface MailerAppDeps {
   retryAfterSeconds: number;
 }
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new AppError(ErrorCodes.VALIDATION_FAILED, 'The request is not valid', {
-      details: toFieldIssues(result.error),
-    });
-  }
-  return result.data;
-}
+const parse = <S extends z.ZodType>(schema: S, input: unknown): z.output<S> =>
+  parseOrThrow(schema, input, 'The request is not valid');
 
 const limitSchema = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
