@@ -112,7 +112,7 @@ export interface DeliveryLedger {
   recordSent(
     deliveryId: number,
     attempt: number,
-    receipt: { smtpResponse: string; messageId: string },
+    receipt: { smtpResponse: string; smtpCode: number | undefined; messageId: string },
   ): Promise<{ alreadySent: boolean }>;
   /** `claimLost`: another attempt holds the delivery now (or sent it); only the attempt was recorded. */
   recordFailure(deliveryId: number, attempt: number, failure: FailureRecord): Promise<{ claimLost: boolean }>;

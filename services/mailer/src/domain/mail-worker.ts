@@ -202,7 +202,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
           text: rendered.text,
           headers: { 'X-Order-Id': ids.orderId, 'X-Correlation-Id': ids.correlationId },
         });
-        deps.metrics.smtpSend(secondsSince(sendStarted), Number.parseInt(receipt.response, 10) || undefined);
+        deps.metrics.smtpSend(secondsSince(sendStarted), receipt.responseCode);
         deps.metrics.delivered((Date.now() - Date.parse(event.acceptedAt)) / 1000);
         if (deps.faultPauseBeforeRecordMs) {
           log.warn({ pauseMs: deps.faultPauseBeforeRecordMs }, 'fault injection: pausing before recording the send');
@@ -210,6 +210,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
         }
         const { alreadySent } = await ledger.recordSent(record.id, attempt, {
           smtpResponse: receipt.response,
+          smtpCode: receipt.responseCode,
           messageId,
         });
         if (alreadySent) {

@@ -25,12 +25,13 @@ export interface SendReceipt {
   messageId: string;
   /** The SMTP server's final reply, e.g. `250 OK: queued as 123`. */
   response: string;
+  /** Its reply code, e.g. 250, if the reply starts with one. */
+  responseCode: number | undefined;
 }
 
 /** A failed send as the transport saw it, with the SMTP reply if there was one. */
 export interface SendFailure {
   message: string;
-  code?: string;
   responseCode?: number;
   response?: string;
   facts: SendErrorFacts;

@@ -57,7 +57,11 @@ describe('delivery ledger on PostgreSQL', () => {
     if (!('attempt' in a) || !('attempt' in b)) throw new Error('both must hold an attempt');
 
     // Act: A's email is accepted; then B's send fails with a 451
-    const sentByA = await ledger.recordSent(a.record.id, a.attempt, { smtpResponse: '250 OK', messageId: '<m@x>' });
+    const sentByA = await ledger.recordSent(a.record.id, a.attempt, {
+      smtpResponse: '250 OK',
+      smtpCode: 250,
+      messageId: '<m@x>',
+    });
     const failedB = await ledger.recordFailure(b.record.id, b.attempt, {
       status: 'retrying',
       outcome: 'transient',
@@ -80,10 +84,14 @@ describe('delivery ledger on PostgreSQL', () => {
     const b = await ledger.claim(request('L-twice'));
     if (!('attempt' in a) || !('attempt' in b)) throw new Error('both must hold an attempt');
 
-    expect(await ledger.recordSent(b.record.id, b.attempt, { smtpResponse: '250 OK', messageId: '<m@x>' })).toEqual({
+    expect(
+      await ledger.recordSent(b.record.id, b.attempt, { smtpResponse: '250 OK', smtpCode: 250, messageId: '<m@x>' }),
+    ).toEqual({
       alreadySent: false,
     });
-    expect(await ledger.recordSent(a.record.id, a.attempt, { smtpResponse: '250 OK', messageId: '<m@x>' })).toEqual({
+    expect(
+      await ledger.recordSent(a.record.id, a.attempt, { smtpResponse: '250 OK', smtpCode: 250, messageId: '<m@x>' }),
+    ).toEqual({
       alreadySent: true,
     });
   });

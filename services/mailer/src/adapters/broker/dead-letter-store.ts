@@ -6,7 +6,7 @@ import {
   type GetMessage,
   type Logger,
 } from '@order-mail/shared';
-import { MailerHeaders, withoutBrokerHistory } from './mailer-topology';
+import { MailerHeaders, readCountHeader, withoutBrokerHistory } from './mailer-topology';
 
 export interface DeadLetter {
   messageId: string | null;
@@ -74,7 +74,7 @@ export function describeDeadLetter(msg: GetMessage): DeadLetter {
     error: text(headers[MailerHeaders.lastError]),
     smtpCode: typeof smtpCode === 'number' ? smtpCode : null,
     smtpResponse: text(headers[MailerHeaders.smtpResponse]),
-    attempts: Number(headers[MailerHeaders.attempts] ?? 0) || 0,
+    attempts: readCountHeader(headers, MailerHeaders.attempts),
     firstFailureAt: text(headers[MailerHeaders.firstFailureAt]),
     lastFailureAt: text(headers[MailerHeaders.lastFailureAt]),
     workerId: text(headers[MailerHeaders.workerId]),
@@ -169,8 +169,7 @@ export function createDeadLetterStore(options: {
           Object.entries(withoutBrokerHistory(msg.properties.headers)).filter(([k]) => !FAILURE_HEADERS.has(k)),
         );
         headers[MailerHeaders.replayedAt] = new Date().toISOString();
-        headers[MailerHeaders.replayCount] =
-          (Number(msg.properties.headers?.[MailerHeaders.replayCount] ?? 0) || 0) + 1;
+        headers[MailerHeaders.replayCount] = readCountHeader(msg.properties.headers, MailerHeaders.replayCount) + 1;
         await publisher.publish('', options.workQueue, msg.content, {
           ...msg.properties,
           messageId: letter.messageId ?? `no-id-${result.scanned}`,

@@ -56,6 +56,11 @@ export function withoutBrokerHistory(headers: Record<string, unknown> | undefine
   return copy;
 }
 
+/** A count header (`x-attempts`, `x-replay-count`, …) as a number; absent or unreadable is 0. */
+export function readCountHeader(headers: Record<string, unknown> | undefined, name: string): number {
+  return Number(headers?.[name] ?? 0) || 0;
+}
+
 /** `30000` → `30s`, `120000` → `2m`, `250` → `250ms`: readable, and unique per delay. */
 export function formatDelay(ms: number): string {
   const units: [number, string][] = [

@@ -127,7 +127,7 @@ export function createPgDeliveryLedger(pool: Pool): PgDeliveryLedger {
     },
 
     async recordSent(deliveryId, attempt, receipt) {
-      const code = Number.parseInt(receipt.smtpResponse, 10) || null;
+      const code = receipt.smtpCode ?? null;
       return inTransaction(pool, async (client) => {
         // The email went out, whoever holds the claim now: `sent` is recorded from any state, and
         // nothing moves a row away from it.

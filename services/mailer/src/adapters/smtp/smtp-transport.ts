@@ -43,7 +43,7 @@ export function toSendFailure(err: NodemailerError, messageTransmitted: boolean)
     connectionLost: isTransientError(err),
     messageTransmitted,
   };
-  return { message: err.message, code: err.code, responseCode: err.responseCode, response: err.response, facts };
+  return { message: err.message, responseCode: err.responseCode, response: err.response, facts };
 }
 
 /** What a failure says about the server as a whole; null when it was about this one message. */
@@ -106,7 +106,11 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
           signal: AbortSignal.timeout(options.sendTimeoutMs),
         });
         state = 'ready';
-        return { messageId: mail.messageId, response: info.response };
+        return {
+          messageId: mail.messageId,
+          response: info.response,
+          responseCode: Number.parseInt(info.response, 10) || undefined,
+        };
       } catch (err) {
         const failure = toSendFailure(err as NodemailerError, transmitted);
         state = stateAfter(failure) ?? state;

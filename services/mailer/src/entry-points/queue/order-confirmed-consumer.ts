@@ -12,6 +12,7 @@ import {
   declareMailerTopology,
   holdQueueName,
   MailerHeaders,
+  readCountHeader,
   retryQueueName,
   withoutBrokerHistory,
   type MailerTopology,
@@ -56,7 +57,6 @@ class ChannelGoneError extends Error {
     this.name = 'ChannelGoneError';
   }
 }
-const numberHeader = (value: unknown) => (typeof value === 'number' ? value : Number(value ?? 0) || 0);
 
 /** The headers that describe a failure, merged into what the message already carried. */
 function failureHeaders(msg: ConsumeMessage, failure: FailureInfo, workerId: string): Record<string, unknown> {
@@ -175,7 +175,7 @@ export async function startOrderConfirmedConsumer(
 
   /** An error we did not expect (the database is down, a bug): retried on the schedule, counted apart. */
   async function handleInternalError(ch: Channel, msg: ConsumeMessage, err: unknown): Promise<void> {
-    const errorsBefore = numberHeader(msg.properties.headers?.[MailerHeaders.internalErrors]);
+    const errorsBefore = readCountHeader(msg.properties.headers, MailerHeaders.internalErrors);
     const step = decideNextStep('transient', errorsBefore, options.schedule);
     const failure: FailureInfo = { failureClass: 'internal', message: (err as Error)?.message ?? String(err) };
     logger.error(
@@ -193,7 +193,7 @@ export async function startOrderConfirmedConsumer(
       const outcome: DeliveryOutcome = {
         action: 'dead-letter',
         reason: 'internal_error',
-        failures: numberHeader(msg.properties.headers?.[MailerHeaders.attempts]),
+        failures: readCountHeader(msg.properties.headers, MailerHeaders.attempts),
         failure,
       };
       await settle(ch, msg, outcome);
@@ -206,7 +206,7 @@ export async function startOrderConfirmedConsumer(
       let outcome: DeliveryOutcome;
       try {
         outcome = await worker.process(msg.content, {
-          failures: numberHeader(msg.properties.headers?.[MailerHeaders.attempts]),
+          failures: readCountHeader(msg.properties.headers, MailerHeaders.attempts),
           replayed: msg.properties.headers?.[MailerHeaders.replayedAt] !== undefined,
         });
       } catch (err) {
