@@ -12,6 +12,10 @@ export const ErrorCodes = {
   PUBLISH_TIMEOUT: 'ERR_PUBLISH_TIMEOUT',
   PUBLISH_NACKED: 'ERR_PUBLISH_NACKED',
   PUBLISH_UNROUTABLE: 'ERR_PUBLISH_UNROUTABLE',
+  /** The message went out but its channel closed before the broker's confirm: it may or may not be stored. */
+  PUBLISH_UNCONFIRMED: 'ERR_PUBLISH_UNCONFIRMED',
+  /** A request declares a body over the route's limit (RFC 9110 §15.5.14, 413). */
+  PAYLOAD_TOO_LARGE: 'ERR_PAYLOAD_TOO_LARGE',
   INVALID_EVENT: 'ERR_INVALID_EVENT',
   TEMPLATE_NOT_FOUND: 'ERR_TEMPLATE_NOT_FOUND',
   RENDER_FAILED: 'ERR_RENDER_FAILED',

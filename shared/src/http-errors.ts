@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, ErrorCodes, isAppError } from './errors';
 import type { Logger } from './logger';
+import { INVALID_UTF8_BODY_ERROR_TYPE } from './utf8-body';
 
 export interface HttpErrorBody {
   error: string;
@@ -23,6 +24,7 @@ const CLIENT_ERRORS: Partial<Record<string, [number, string]>> = {
   [ErrorCodes.UNAUTHORIZED]: [401, 'unauthorized'],
   [ErrorCodes.NOT_FOUND]: [404, 'not_found'],
   [ErrorCodes.CONFLICT]: [409, 'conflict'],
+  [ErrorCodes.PAYLOAD_TOO_LARGE]: [413, 'payload_too_large'],
   [ErrorCodes.UNSUPPORTED_MEDIA_TYPE]: [415, 'unsupported_media_type'],
 };
 
@@ -32,8 +34,38 @@ const UNAVAILABLE = new Set<string>([
   ErrorCodes.PUBLISH_TIMEOUT,
   ErrorCodes.PUBLISH_NACKED,
   ErrorCodes.PUBLISH_UNROUTABLE,
+  ErrorCodes.PUBLISH_UNCONFIRMED,
   ErrorCodes.SHUTTING_DOWN,
 ]);
+
+/** Whether an error is a dependency's unavailability, answered `503` with `Retry-After`. */
+export function isUnavailableError(err: unknown): err is AppError {
+  return isAppError(err) && UNAVAILABLE.has(err.code);
+}
+
+/**
+ * Refuses, with `413 payload_too_large` (RFC 9110 §15.5.14), a request whose `Content-Length`
+ * declares more than `maxBytes` bytes, before anything reads its body (so before authentication,
+ * content-type checks and the body parser, which would first read off the whole body). The answer
+ * carries `Connection: close`: the unread body is never read, so the connection cannot serve
+ * another request. A body without `Content-Length` (chunked) is left to the body parser's `limit`.
+ */
+export function refuseDeclaredBodyOver(maxBytes: number): RequestHandler {
+  return (req, res, next) => {
+    const declared = Number(req.get('content-length') ?? 0);
+    if (declared > maxBytes) {
+      res.set('Connection', 'close');
+      next(
+        new AppError(
+          ErrorCodes.PAYLOAD_TOO_LARGE,
+          `The body declares ${declared} bytes, over the limit of ${maxBytes} bytes`,
+        ),
+      );
+      return;
+    }
+    next();
+  };
+}
 
 /** Refuses a body that is not JSON with 415 before the body parser leaves it unparsed. */
 export const requireJson: RequestHandler = (req, _res, next) => {
@@ -50,7 +82,8 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 
 /**
  * The one place per service that turns errors into HTTP answers: bad input is always a 4xx with a
- * JSON body, a missing dependency a 503 with Retry-After, anything else a logged 500.
+ * JSON body, a missing dependency a 503 with Retry-After and the raiser's message (which must say
+ * what became of the request), anything else a 500 logged at error level.
  */
 export function createHttpErrorHandler(options: { logger: Logger; retryAfterSeconds: number }): ErrorRequestHandler {
   return (err, req, res, _next) => {
@@ -62,6 +95,12 @@ export function createHttpErrorHandler(options: { logger: Logger; retryAfterSeco
           return send(400, {
             error: 'validation_failed',
             message: 'The body is not valid JSON',
+            details: [{ path: '', message: err.message }],
+          });
+        case INVALID_UTF8_BODY_ERROR_TYPE:
+          return send(400, {
+            error: 'validation_failed',
+            message: 'The body is not valid UTF-8',
             details: [{ path: '', message: err.message }],
           });
         case 'entity.too.large':
@@ -86,7 +125,9 @@ export function createHttpErrorHandler(options: { logger: Logger; retryAfterSeco
       if (UNAVAILABLE.has(err.code)) {
         options.logger.warn({ err, correlationId }, 'request refused: a dependency is unavailable');
         res.set('Retry-After', String(options.retryAfterSeconds));
-        return send(503, { error: 'service_unavailable', message: `${err.message}; nothing was done, retry later` });
+        // Sent as raised: only the raiser knows what was done (a publish may be stored despite a
+        // missing confirm), so each cause's message must say it; see README, "POST /orders".
+        return send(503, { error: 'service_unavailable', message: err.message });
       }
     }
     // express's own client errors (e.g. a malformed percent-encoding in the path) carry their status.

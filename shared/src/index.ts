@@ -10,3 +10,6 @@ export * from './metrics';
 export * from './ops-router';
 export * from './lifecycle';
 export * from './http-errors';
+export * from './text-rules';
+export * from './email-address';
+export * from './utf8-body';

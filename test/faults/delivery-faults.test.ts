@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
 import { connectTestBroker, eventually } from '../helpers/broker';
 import {
@@ -112,6 +113,59 @@ describe('delivery guarantees under faults (real RabbitMQ, SMTP server and Postg
       }
       const [mail] = await smtp.waitForMails(1);
       expect(mail.subject).toBe(subjectOf('F3-after-poison'));
+    });
+  });
+
+  it('when events carry bytes that are not UTF-8 or values PostgreSQL cannot store (NUL), then each is dead-lettered as invalid_event at once, nothing is recorded, and the next order is still sent', async () => {
+    await withStack({}, async ({ stack, smtp, broker }) => {
+      // Arrange: events the API would never publish, as a faulty or hostile publisher might
+      const event = (orderId: string, correlationId: string, name = 'Ada') =>
+        JSON.stringify({
+          schemaVersion: 1,
+          type: 'order.confirmed',
+          eventId: randomUUID(),
+          acceptedAt: new Date().toISOString(),
+          correlationId,
+          order: sampleOrder({ orderId, customer: { email: 'ada@example.com', name, locale: 'en' } }),
+        });
+      const poison: [string, string, Buffer][] = [
+        ['latin1', 'F3b-latin1', Buffer.from(event('F3b-latin1', 'corr-latin1', 'Zoë'), 'latin1')],
+        [
+          'cesu8',
+          'F3b-cesu8',
+          Buffer.concat([Buffer.from(event('F3b-cesu8', 'c').slice(0, -2)), Buffer.from([0xed, 0xa0, 0x80, 0x7d])]),
+        ],
+        ['nul-correlation', 'F3b-nul', Buffer.from(event('F3b-nul', 'corr\u0000x'))],
+        ['nul-name', 'F3b-nul-name', Buffer.from(event('F3b-nul-name', 'corr-nul-name', 'A\u0000'))],
+      ];
+
+      // Act
+      for (const [messageId, , content] of poison) {
+        broker.publish(stack.names.exchange, 'order.confirmed', content, {
+          messageId,
+          correlationId: 'corr\u0000header',
+          headers: { 'x-correlation-id': 'corr\u0000header' },
+        });
+      }
+      await postOrder(stack, 'F3b-after-poison');
+
+      // Assert: dead-lettered on the first try, not retried as internal errors
+      const deads = await takeDeadLetters(broker, stack.names.deadLetterQueue, poison.length);
+      expect(deads.map((d) => d.properties.messageId).sort()).toEqual(poison.map(([id]) => id).sort());
+      for (const dead of deads) {
+        expect(dead.properties.headers).toMatchObject({
+          'x-dead-letter-reason': 'invalid_event',
+          'x-last-error-class': 'invalid',
+          'x-attempts': 0,
+        });
+        expect(dead.properties.headers?.['x-internal-errors']).toBeUndefined();
+        const original = poison.find(([id]) => id === dead.properties.messageId)?.[2];
+        expect(dead.content.equals(original as Buffer)).toBe(true);
+      }
+      const [mail] = await smtp.waitForMails(1);
+      expect(mail.subject).toBe(subjectOf('F3b-after-poison'));
+      for (const [, orderId] of poison) expect(await ledgerRow(stack.names.schema, orderId)).toBeUndefined();
+      expect(smtp.mails).toHaveLength(1);
     });
   });
 

@@ -30,14 +30,29 @@ export interface SmtpCatcher {
   close(): Promise<void>;
 }
 
+/** Options of a catcher; by default no STARTTLS, and no login needed. */
+export interface SmtpCatcherOptions {
+  port?: number;
+  /** Offer AUTH (PLAIN, LOGIN) over plain text, accepting only these credentials. */
+  auth?: { user: string; pass: string };
+  /** Offer STARTTLS (with smtp-server's built-in test certificate). */
+  starttls?: boolean;
+}
+
 /** A real SMTP server in-process that parses every message it accepts. */
-export async function startSmtpCatcher(options: { port?: number } = {}): Promise<SmtpCatcher> {
+export async function startSmtpCatcher(options: SmtpCatcherOptions = {}): Promise<SmtpCatcher> {
   const mails: ParsedMail[] = [];
   const waiters: (() => void)[] = [];
   const catcher = { behaviour: {} as SmtpBehaviour, rejected: 0, receiving: 0, dropped: [] as ParsedMail[] };
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['STARTTLS'],
+    disabledCommands: options.starttls ? [] : ['STARTTLS'],
+    allowInsecureAuth: options.auth !== undefined,
+    onAuth(auth, _session, callback) {
+      const { user, pass } = options.auth ?? {};
+      if (user !== undefined && auth.username === user && auth.password === pass) callback(null, { user });
+      else callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+    },
     logger: false,
     onData(stream, session, callback) {
       const { rejectWith, delayMs = 0, dropAfterData } = catcher.behaviour;

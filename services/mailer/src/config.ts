@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import {
+  DEFAULT_HTTP_LIMITS,
+  HEADERS_WITHIN_REQUEST_TIMEOUT,
   amqpNameSchema,
   amqpUrlSchema,
   durationMsSchema,
@@ -67,7 +69,7 @@ export const mailerConfigSchema = z
     /** PostgreSQL holding the delivery ledger. */
     DATABASE_URL: z
       .string()
-      .refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v), { message: 'must be a postgres:// URL' })
+      .refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), { message: 'must be a postgres:// URL' })
       .default('postgres://postgres@127.0.0.1:5432/test'),
     /** Schema of the ledger's tables (created by the migrations at start-up). */
     DATABASE_SCHEMA: z
@@ -100,6 +102,13 @@ export const mailerConfigSchema = z
      * connection) to the server's final reply; a send still running then is aborted.
      */
     SMTP_SEND_TIMEOUT_MS: durationMsSchema.default(120_000),
+    /**
+     * How often the SMTP server is checked (connect, greet, authenticate) while it is ready, so
+     * `/readyz` and `mailer_smtp_up` notice a server that went away before the next order does.
+     * A check uses a connection of its own, never one of the pool's. (While it is not ready, it is
+     * checked every 5 s.)
+     */
+    SMTP_CHECK_INTERVAL_MS: durationMsSchema.default(30_000),
     /** `From:` of every email: `Name <address>` or a bare address. */
     MAIL_FROM: z
       .string()
@@ -114,9 +123,17 @@ export const mailerConfigSchema = z
     WORKER_ID: z.string().min(1).max(100).default(`${hostname()}-${process.pid}`),
     /** How long a graceful stop may wait for in-flight HTTP requests. */
     SHUTDOWN_TIMEOUT_MS: durationMsSchema.default(10000),
+    /** Milliseconds a client has to send a request's headers; then a JSON 408 and the connection is closed. */
+    HTTP_HEADERS_TIMEOUT_MS: durationMsSchema.default(DEFAULT_HTTP_LIMITS.headersTimeoutMs),
+    /**
+     * Milliseconds a client has to send a whole request, headers and body; then a JSON 408 and the
+     * connection is closed. At least HTTP_HEADERS_TIMEOUT_MS.
+     */
+    HTTP_REQUEST_TIMEOUT_MS: durationMsSchema.default(DEFAULT_HTTP_LIMITS.requestTimeoutMs),
     /** pino log level. */
     LOG_LEVEL: logLevelSchema.default('info'),
   })
+  .refine((c) => c.HTTP_HEADERS_TIMEOUT_MS <= c.HTTP_REQUEST_TIMEOUT_MS, HEADERS_WITHIN_REQUEST_TIMEOUT)
   .refine((c) => c.UNKNOWN_OUTCOME_GRACE_MS > c.SMTP_SEND_TIMEOUT_MS, {
     // A send still running when its grace period ends could be resent while it succeeds.
     message: 'must exceed SMTP_SEND_TIMEOUT_MS, the longest a send can last',

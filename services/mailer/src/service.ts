@@ -1,14 +1,16 @@
 import {
+  AppError,
   createLogger,
   createMetricsRegistry,
   createUpGauge,
+  ErrorCodes,
   listenHttp,
   readinessCheck,
   type Logger,
 } from '@order-mail/shared';
 import type { MailerConfig } from './config';
-import { createDeadLetterStore } from './adapters/broker/dead-letter-store';
-import { createDatabase, migrate } from './adapters/db/database';
+import { createDeadLetterStore, type DeadLetterStore } from './adapters/broker/dead-letter-store';
+import { createDatabase, migrateWhenReachable } from './adapters/db/database';
 import { createPgDeliveryLedger } from './adapters/db/delivery-ledger-pg';
 import { createMailerMetrics } from './adapters/metrics/mailer-metrics';
 import { createSmtpTransport } from './adapters/smtp/smtp-transport';
@@ -16,11 +18,22 @@ import { compileTemplates } from './adapters/templates/template-renderer';
 import { createMailWorker } from './domain/mail-worker';
 import type { RetrySchedule } from './domain/retry-policy';
 import { createMailerApp } from './entry-points/http/app';
-import { startOrderConfirmedConsumer } from './entry-points/queue/order-confirmed-consumer';
+import {
+  startOrderConfirmedConsumer,
+  type OrderConfirmedConsumer,
+} from './entry-points/queue/order-confirmed-consumer';
 
 export interface RunningMailer {
   port: number;
   isReady(): boolean;
+  /**
+   * Settles once start-up is over: resolves when the migrations are applied and the consumer is
+   * started (its broker connection may still be on its way); rejects with an AppError whose
+   * message is one line naming the setting when the mailer cannot go on (an invalid DATABASE_URL,
+   * a migration that fails). Until then the HTTP server answers and `/readyz` says
+   * `database: unavailable`; nothing is consumed.
+   */
+  started: Promise<void>;
   /** Cancels the consumer, finishes and acks in-flight sends, closes broker, SMTP pool and database. */
   stop(): Promise<void>;
 }
@@ -28,21 +41,25 @@ export interface RunningMailer {
 const DEPENDENCY_RECHECK_MS = 5000;
 const RETRY_AFTER_SECONDS = 5;
 
+/**
+ * Starts the mailer: the HTTP server (health, readiness, metrics, admin API) at once, then, in the
+ * background, the ledger's migrations (waiting for PostgreSQL with backoff for as long as it takes)
+ * and only then the consumer. Rejects only if the HTTP server cannot listen (e.g. EADDRINUSE).
+ */
 export async function startMailer(
   config: MailerConfig,
   logger: Logger = createLogger({ service: 'mailer', level: config.LOG_LEVEL }),
 ): Promise<RunningMailer> {
   const registry = createMetricsRegistry('mailer');
   const templates = await compileTemplates();
-  // The ledger must be in place before the first message is taken: migrations run first.
+  // Nothing connects here: the pool opens connections on first use, after the HTTP server listens.
   const database = createDatabase({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger });
-  try {
-    await migrate(database.pool, config.DATABASE_SCHEMA, logger);
-  } catch (err) {
-    await database.close();
-    throw err;
-  }
   const ledger = createPgDeliveryLedger(database.pool);
+  // The ledger must be in place before the first message is taken: the consumer starts after the migrations.
+  let migrated = false;
+  const databaseReady = () => migrated && database.isReady();
+  let consumer: OrderConfirmedConsumer | null = null;
+  let deadLetterStore: DeadLetterStore | null = null;
 
   const transport = createSmtpTransport({
     url: config.SMTP_URL,
@@ -53,19 +70,27 @@ export async function startMailer(
     sendTimeoutMs: config.SMTP_SEND_TIMEOUT_MS,
     logger,
   });
-  // Readiness reflects the SMTP server and the database: checked now, then every few seconds.
+  // Readiness reflects the SMTP server and the database. A verify opens a connection of its own
+  // (not one of the pool's), so a check while sends are under way does not disturb them. One
+  // check at a time; a failure is logged when the state changes, not at every check.
+  let smtpCheck: Promise<void> | null = null;
+  let smtpChecked = false;
   const checkSmtp = () =>
-    transport.verify().catch((err: unknown) => {
-      const state = transport.state();
-      if (state === 'auth_failed') logger.error({ err }, 'SMTP server refused our credentials');
-      else logger.warn({ err }, 'SMTP server not reachable');
-    });
-  void checkSmtp();
-  const dependencyMonitor = setInterval(() => {
-    if (transport.state() !== 'ready') void checkSmtp();
-    void database.check();
-  }, DEPENDENCY_RECHECK_MS);
-  dependencyMonitor.unref();
+    (smtpCheck ??= (async () => {
+      const before = smtpChecked ? transport.state() : null;
+      try {
+        await transport.verify();
+      } catch (err) {
+        const state = transport.state();
+        const fields = { setting: 'SMTP_URL', error: (err as Error).message, code: (err as { code?: unknown }).code };
+        if (state === before) logger.debug(fields, 'SMTP server still not usable');
+        else if (state === 'auth_failed') logger.error(fields, 'SMTP server refused our credentials');
+        else logger.warn(fields, 'SMTP server not reachable');
+      } finally {
+        smtpChecked = true;
+        smtpCheck = null;
+      }
+    })());
 
   const schedule: RetrySchedule = {
     delaysMs: config.RETRY_DELAYS,
@@ -82,11 +107,11 @@ export async function startMailer(
     holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
   };
   // In-flight is read from the consumer at scrape time; it exists once the consumer does.
-  let consumerRef: { inFlight(): number } | null = null;
   const metrics = createMailerMetrics(registry, {
     retryAttempts: config.RETRY_DELAYS.length,
-    inFlight: () => consumerRef?.inFlight() ?? 0,
+    inFlight: () => consumer?.inFlight() ?? 0,
   });
+  const consumerReady = () => consumer?.isReady() ?? false;
   const worker = createMailWorker({
     transport,
     templates,
@@ -99,24 +124,11 @@ export async function startMailer(
     messageIdDomain: config.MESSAGE_ID_DOMAIN,
     faultPauseBeforeRecordMs: config.FAULT_PAUSE_BEFORE_RECORD_MS,
   });
-  const consumer = await startOrderConfirmedConsumer({
-    amqpUrl: config.AMQP_URL,
-    topology,
-    schedule,
-    prefetch: config.PREFETCH,
-    confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
-    workerId: config.WORKER_ID,
-    worker,
-    metrics,
-    logger,
-    faultPauseBeforeAckMs: config.FAULT_PAUSE_BEFORE_ACK_MS,
-  });
-  consumerRef = consumer;
   createUpGauge(
     registry,
     'broker_connected',
     'Whether the broker connection, topology and consumer are up (1) or not (0).',
-    consumer.isReady,
+    consumerReady,
   );
   createUpGauge(
     registry,
@@ -133,8 +145,8 @@ export async function startMailer(
   createUpGauge(
     registry,
     'mailer_database_up',
-    "Whether the ledger's PostgreSQL answers (1) or not (0).",
-    database.isReady,
+    "Whether the ledger's PostgreSQL answers and its migrations are applied (1) or not (0).",
+    databaseReady,
   );
   if (config.FAULT_PAUSE_BEFORE_ACK_MS) {
     logger.warn(
@@ -142,20 +154,21 @@ export async function startMailer(
       'FAULT_PAUSE_BEFORE_ACK_MS is set: test-only fault injection is on',
     );
   }
-  const deadLetters = createDeadLetterStore({
-    link: consumer.link,
-    deadLetterQueue: config.DEAD_LETTER_QUEUE,
-    workQueue: config.MAILER_QUEUE,
-    replayRatePerSecond: config.REPLAY_RATE_PER_SECOND,
-    confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
-    logger,
-  });
+  // The store needs the consumer's broker connection, which exists once the migrations are applied.
+  const deadLetterStoreOrThrow = (): DeadLetterStore => {
+    if (deadLetterStore) return deadLetterStore;
+    throw new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database');
+  };
+  const deadLetters: DeadLetterStore = {
+    list: (page) => deadLetterStoreOrThrow().list(page),
+    replay: (filter, options) => deadLetterStoreOrThrow().replay(filter, options),
+  };
   const app = createMailerApp({
     registry,
     checks: [
-      readinessCheck('broker', consumer.isReady),
+      readinessCheck('broker', consumerReady),
       { name: 'smtp', status: () => (transport.state() === 'ready' ? 'ready' : transport.state()) },
-      readinessCheck('database', database.isReady),
+      { name: 'database', status: () => (databaseReady() ? 'ready' : 'unavailable') },
     ],
     ledger,
     deadLetters,
@@ -163,17 +176,73 @@ export async function startMailer(
     adminToken: config.ADMIN_TOKEN,
     retryAfterSeconds: RETRY_AFTER_SECONDS,
   });
-  const http = await listenHttp(app, config.PORT);
+  const http = await listenHttp(app, config.PORT, {
+    limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS },
+    logger,
+  });
   logger.info({ port: http.port, queue: config.MAILER_QUEUE }, 'mailer listening');
+
+  // Checked now, then: SMTP every few seconds while not ready and every SMTP_CHECK_INTERVAL_MS while
+  // ready (so a server that went away is noticed before the next order is); the database every few seconds.
+  void checkSmtp();
+  const dependencyMonitor = setInterval(() => {
+    if (transport.state() !== 'ready') void checkSmtp();
+    void database.check();
+  }, DEPENDENCY_RECHECK_MS);
+  dependencyMonitor.unref();
+  const smtpMonitor = setInterval(() => {
+    if (transport.state() === 'ready') void checkSmtp();
+  }, config.SMTP_CHECK_INTERVAL_MS);
+  smtpMonitor.unref();
+
+  const startup = new AbortController();
+  const started = (async () => {
+    const migratedNow = await migrateWhenReachable({
+      pool: database.pool,
+      schema: config.DATABASE_SCHEMA,
+      url: config.DATABASE_URL,
+      logger,
+      signal: startup.signal,
+    });
+    if (!migratedNow || startup.signal.aborted) return;
+    migrated = true;
+    const running = await startOrderConfirmedConsumer({
+      amqpUrl: config.AMQP_URL,
+      topology,
+      schedule,
+      prefetch: config.PREFETCH,
+      confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
+      workerId: config.WORKER_ID,
+      worker,
+      metrics,
+      logger,
+      faultPauseBeforeAckMs: config.FAULT_PAUSE_BEFORE_ACK_MS,
+    });
+    consumer = running;
+    deadLetterStore = createDeadLetterStore({
+      link: running.link,
+      deadLetterQueue: config.DEAD_LETTER_QUEUE,
+      workQueue: config.MAILER_QUEUE,
+      replayRatePerSecond: config.REPLAY_RATE_PER_SECOND,
+      confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
+      logger,
+    });
+  })();
+  // Handled by whoever awaits `started` (runMain exits 1); never an unhandled rejection here.
+  started.catch(() => undefined);
 
   let stopped: Promise<void> | null = null;
   return {
     port: http.port,
-    isReady: () => consumer.isReady() && transport.state() === 'ready' && database.isReady(),
+    started,
+    isReady: () => consumerReady() && transport.state() === 'ready' && databaseReady(),
     stop() {
       stopped ??= (async () => {
+        startup.abort();
+        await started.catch(() => undefined);
         clearInterval(dependencyMonitor);
-        await consumer.stop();
+        clearInterval(smtpMonitor);
+        await consumer?.stop();
         transport.close();
         await http.close(config.SHUTDOWN_TIMEOUT_MS);
         await database.close();

@@ -39,7 +39,10 @@ export async function startOrderApi(
     logger,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
   });
-  const http = await listenHttp(app, config.PORT);
+  const http = await listenHttp(app, config.PORT, {
+    limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS },
+    logger,
+  });
   logger.info({ port: http.port }, 'order API listening');
   let stopped: Promise<void> | null = null;
   return {

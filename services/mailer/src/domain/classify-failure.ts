@@ -1,42 +1,61 @@
 /**
  * How a failed send is treated:
- * - `transient`: retry on the schedule (4xx replies, 503, connection refused/reset/timeout before
- *   the message was fully transmitted, DNS errors, a 421 greeting);
+ * - `transient`: retry on the schedule (4xx replies, 503, DNS errors, and any connection lost,
+ *   timed out or aborted before the final dot of the message was written);
  * - `permanent`: dead-letter at once (5xx replies but 503);
- * - `unknown_outcome`: the connection was lost or timed out after the whole message was sent but
- *   before the server's final reply, so the server may have accepted it: never resend at once;
+ * - `unknown_outcome`: the final dot had been written and no reply came (connection lost, timed
+ *   out, send aborted at its deadline), so the server may have accepted the message: never
+ *   resend at once;
  * - `auth`: the server refused our credentials (535, EAUTH): not the message's fault, retry slowly.
  */
 export type FailureClass = 'transient' | 'permanent' | 'unknown_outcome' | 'auth';
 
+/**
+ * How far one message got through its SMTP transaction when the send failed, seen from the
+ * client. RFC 5321 §4.1.1.4: the client sends the content only after the server answered DATA
+ * with 354, and the terminating `<CRLF>.<CRLF>` (the "final dot") is what makes the server
+ * process the message; its reply to the final dot says whether it took responsibility (§6.1).
+ * - `before-data`: no 354 yet: connecting, the greeting, EHLO, STARTTLS, AUTH, MAIL FROM,
+ *   RCPT TO, DATA, or still waiting for a pooled connection. The server holds no message.
+ * - `content`: 354 came and the content was being written, but the final dot had not been
+ *   written to the socket. A server whose connection is lost mid-transaction must cancel it
+ *   (§4.1.1.10), so nothing can have been accepted.
+ * - `after-final-dot`: the final dot had been written to the socket; only the reply was missing.
+ *   This is the window RFC 1047 ("Duplicate messages and SMTP") describes: the server may have
+ *   accepted the message.
+ */
+export type SendStage = 'before-data' | 'content' | 'after-final-dot';
+
 /** What the SMTP adapter knows about a failed send, without transport types. */
 export interface SendErrorFacts {
-  /** Transport error code, e.g. ECONNECTION, ETIMEDOUT, EDNS, EAUTH, EENVELOPE, EMESSAGE. */
+  /** Transport error code, e.g. ECONNECTION, ETIMEDOUT, EABORT, EDNS, EAUTH, EENVELOPE, EMESSAGE. */
   code?: string;
   /** SMTP reply code, when the server replied. */
   responseCode?: number;
   /** True when the transport says the reply code is a permanent rejection (5xx but 503). */
   permanentReply: boolean;
-  /** True when the error ended the connection rather than answered a command. */
-  connectionLost: boolean;
-  /** True when every byte of the message, and so the final dot, had been handed to the socket. */
-  messageTransmitted: boolean;
+  /** How far the message got when the send failed. */
+  stage: SendStage;
 }
 
 const AUTH_CODES = new Set(['EAUTH', 'ENOAUTH', 'EOAUTH2']);
 const AUTH_REPLIES = new Set([530, 534, 535, 538]);
 
+/**
+ * The class of a failed send, from its facts alone (pure; the SMTP adapter gathers the facts).
+ * Order matters: a refused login first, then any 4xx/5xx reply (a decision the server made,
+ * even one that closes the connection, like 421), then the stage: without a reply, only a send
+ * whose final dot was written can have been accepted.
+ */
 export function classifyFailure(facts: SendErrorFacts): FailureClass {
   if ((facts.code !== undefined && AUTH_CODES.has(facts.code)) || AUTH_REPLIES.has(facts.responseCode ?? 0)) {
     return 'auth';
   }
-  // A reply, even one that closes the connection (421), is a decision the server made.
   if (facts.responseCode !== undefined && facts.responseCode >= 400) {
     return facts.permanentReply ? 'permanent' : 'transient';
   }
-  // A send aborted at its deadline (EABORT) after the whole message went out is as unknown as a lost connection.
-  if (facts.messageTransmitted && (facts.connectionLost || facts.code === 'ETIMEDOUT' || facts.code === 'EABORT')) {
-    return 'unknown_outcome';
-  }
+  // After the final dot, whatever ended the wait (a lost connection, a socket timeout, the send
+  // deadline's EABORT, a garbled reply) leaves the server's decision unknown.
+  if (facts.stage === 'after-final-dot') return 'unknown_outcome';
   return 'transient';
 }

@@ -2,6 +2,7 @@ import {
   AppError,
   ErrorCodes,
   isAppError,
+  isWellFormedUtf8,
   maskEmail,
   ORDER_CONFIRMED_EVENT_TYPE,
   orderConfirmedEventSchema,
@@ -10,6 +11,7 @@ import {
   type OrderConfirmedEvent,
 } from '@order-mail/shared';
 import { classifyFailure, type FailureClass } from './classify-failure';
+import { idsFromBody } from './message-ids';
 import type { DeliveryLedger } from './delivery-ledger';
 import { buildOrderConfirmationEmail, ORDER_CONFIRMATION_TEMPLATE } from './order-email';
 import { SendFailureError, type WorkerMetrics, type MailTransport, type TemplateRenderer } from './ports';
@@ -74,12 +76,22 @@ export interface MailWorkerDeps {
 }
 
 export interface MailWorker {
-  process(content: Buffer, history: MessageHistory): Promise<DeliveryOutcome>;
+  /**
+   * `log` is the caller's logger for this message (e.g. bound to its AMQP `messageId`); the
+   * worker adds the order's ids to it. An invalid event's outcome carries whatever ids its body
+   * has (`idsFromBody`), so its dead-letter log line joins to it.
+   */
+  process(content: Buffer, history: MessageHistory, log?: Logger): Promise<DeliveryOutcome>;
 }
 
 const secondsSince = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
 function parseEvent(content: Buffer): OrderConfirmedEvent {
+  // Decoding leniently would turn each invalid sequence into U+FFFD and mail that; a publisher
+  // that sent such bytes must be fixed, so the event is dead-lettered as it is (RFC 3629).
+  if (!isWellFormedUtf8(content)) {
+    throw new AppError(ErrorCodes.INVALID_EVENT, 'Message body is not valid UTF-8');
+  }
   let json: unknown;
   try {
     json = JSON.parse(content.toString('utf8'));
@@ -103,13 +115,14 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
   const { logger, ledger, schedule } = deps;
 
   return {
-    async process(content, history) {
+    async process(content, history, messageLog = logger) {
       let event: OrderConfirmedEvent;
       try {
         event = parseEvent(content);
       } catch (err) {
         const message = (err as Error).message;
         return {
+          ...idsFromBody(content),
           action: 'dead-letter',
           reason: 'invalid_event',
           failures: history.failures,
@@ -122,7 +135,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
         eventId: event.eventId,
         correlationId: event.correlationId,
       };
-      const log = logger.child(ids);
+      const log = messageLog.child(ids);
 
       const email = buildOrderConfirmationEmail(event, deps.messageIdDomain);
       const claim = await ledger.claim({
@@ -153,7 +166,8 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
             ...ids,
             action: 'dead-letter',
             reason: 'outcome_unknown',
-            failures: history.failures,
+            // The dead letter's x-attempts is the ledger's count, so that both views of the order agree.
+            failures: claim.record.attempts,
             failure: { failureClass: 'unknown_outcome', message },
           };
         }
@@ -186,7 +200,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
           ...ids,
           action: 'dead-letter',
           reason,
-          failures: history.failures,
+          failures: attempt,
           failure: { failureClass: 'render', message },
         };
       }
@@ -254,7 +268,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
             deps.metrics.outcomeUnknown();
             return { ...ids, action: 'hold', delayMs: step.delayMs, reason: 'unknown_outcome', failure };
           case 'dead-letter':
-            return { ...ids, action: 'dead-letter', reason: step.reason, failures: history.failures + 1, failure };
+            return { ...ids, action: 'dead-letter', reason: step.reason, failures: attempt, failure };
         }
       }
     },

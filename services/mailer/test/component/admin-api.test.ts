@@ -1,9 +1,25 @@
+import { Writable } from 'node:stream';
+import { Pool } from 'pg';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { AppError, ErrorCodes, listenHttp, type HttpServerHandle } from '@order-mail/shared';
 import { jsonOf } from '../../../../test/helpers/http';
 import { connectTestBroker, eventually } from '../../../../test/helpers/broker';
 import { ledgerRow } from '../../../../test/helpers/inspect';
 import { postJson, sampleOrder } from '../../../../test/helpers/orders';
 import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smtp-catcher';
-import { deleteStackTopology, startTestStack, type TestStack } from '../../../../test/helpers/stack';
+import {
+  deleteStackTopology,
+  mailerEnv,
+  mailerQueueNamesFor,
+  startTestStack,
+  uniqueStackNames,
+  type TestStack,
+} from '../../../../test/helpers/stack';
+import { loadMailerConfig } from '../../src/config';
+import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
+import { createMailerApp } from '../../src/entry-points/http/app';
+import { startMailer, type RunningMailer } from '../../src/service';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 
@@ -106,5 +122,239 @@ describe('mailer admin API', () => {
       attempts: 1,
       workerId: stack.mailerConfig.WORKER_ID,
     });
+  });
+});
+
+/** A pino logger whose JSON lines land in an array, to assert what bad input does to the log. */
+function capturingLogger(lines: Record<string, unknown>[]) {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return pino({ level: 'debug', base: { service: 'mailer' } }, sink);
+}
+
+describe('mailer admin API, every path and query value it cannot use', () => {
+  const logs: Record<string, unknown>[] = [];
+  const names = uniqueStackNames();
+  let smtp: SmtpCatcher;
+  let mailer: RunningMailer;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    smtp = await startSmtpCatcher();
+    // Real PostgreSQL and RabbitMQ: a value that slipped through would reach them.
+    mailer = await startMailer(
+      loadMailerConfig(mailerEnv(names, smtp.url, { ADMIN_TOKEN: TOKEN })),
+      capturingLogger(logs),
+    );
+    baseUrl = `http://127.0.0.1:${mailer.port}`;
+    await eventually(() => mailer.isReady(), 15000, 'mailer ready');
+  });
+
+  afterAll(async () => {
+    await mailer.stop();
+    await deleteStackTopology({ ...names, queues: mailerQueueNamesFor(names) });
+    await smtp.close();
+  });
+
+  const request = (method: string, path: string) =>
+    fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: method === 'POST' ? JSON.stringify({ all: true, dryRun: true }) : undefined,
+    });
+
+  it.each([
+    ['GET', '/deliveries/%00', 'orderId'],
+    ['GET', '/deliveries/A%00B', 'orderId'],
+    ['GET', `/deliveries/${'x'.repeat(65)}`, 'orderId'],
+    ['GET', '/deliveries/A%20B', 'orderId'],
+    ['GET', '/deliveries/%2F', 'orderId'],
+    ['GET', "/deliveries/A'%3B--", 'orderId'],
+    ['GET', '/deliveries/%C3%A9', 'orderId'],
+    ['GET', '/deliveries/ADM-1?verbose=1', 'verbose'],
+    ['GET', '/deliveries?orderId=%00', 'orderId'],
+    ['GET', '/deliveries?orderId=', 'orderId'],
+    ['GET', `/deliveries?orderId=${'x'.repeat(65)}`, 'orderId'],
+    ['GET', '/deliveries?orderId=a&orderId=b', 'orderId'],
+    ['GET', '/deliveries?status=lost', 'status'],
+    ['GET', '/deliveries?status=%00', 'status'],
+    ['GET', '/deliveries?limit=0', 'limit'],
+    ['GET', '/deliveries?limit=501', 'limit'],
+    ['GET', '/deliveries?limit=', 'limit'],
+    ['GET', '/deliveries?limit=1e2', 'limit'],
+    ['GET', '/deliveries?limit=0x10', 'limit'],
+    ['GET', '/deliveries?limit=-1', 'limit'],
+    ['GET', '/deliveries?limit=1.5', 'limit'],
+    ['GET', '/deliveries?limit=%00', 'limit'],
+    ['GET', '/deliveries?limit=99999999999999999999', 'limit'],
+    ['GET', '/deliveries?order_id=A', 'order_id'],
+    ['GET', '/dead-letters?limit=0', 'limit'],
+    ['GET', '/dead-letters?limit=abc', 'limit'],
+    ['GET', '/dead-letters?limit=1&limit=2', 'limit'],
+    ['GET', '/dead-letters?offset=-1', 'offset'],
+    ['GET', '/dead-letters?offset=10001', 'offset'],
+    ['GET', '/dead-letters?offset=', 'offset'],
+    ['GET', '/dead-letters?offset=%00', 'offset'],
+    ['GET', '/dead-letters?page=2', 'page'],
+    ['POST', '/dead-letters/replay?dryRun=false', 'dryRun'],
+  ])('when %s %s is asked, then it answers 400 validation_failed naming %s', async (method, path, key) => {
+    const res = await request(method, path);
+
+    expect(res.status).toBe(400);
+    const body = await jsonOf(res);
+    expect(body).toMatchObject({ error: 'validation_failed', message: expect.any(String) });
+    // A bad value is named by its path; an unknown key (path "") by the message.
+    expect(body.details).toContainEqual(
+      expect.objectContaining(
+        body.details.some((d: { path: string }) => d.path === key)
+          ? { path: key }
+          : { message: expect.stringContaining(`"${key}"`) },
+      ),
+    );
+  });
+
+  it.each([
+    ['GET', `/deliveries/${'x'.repeat(64)}`, 404],
+    ['GET', '/deliveries/A_b-1', 404],
+    ['GET', `/deliveries?orderId=${'x'.repeat(64)}`, 200],
+    ['GET', '/deliveries?status=dead&limit=500', 200],
+    ['GET', '/deliveries?limit=1', 200],
+    ['GET', '/dead-letters?limit=500&offset=10000', 200],
+    ['GET', '/dead-letters?offset=0', 200],
+    ['POST', '/dead-letters/replay', 200],
+  ])('when %s %s is asked (the edge of each rule), then it answers %s', async (method, path, status) => {
+    expect((await request(method, path)).status).toBe(status);
+  });
+
+  it('when a path is not valid percent-encoding, then it answers 400 bad_request', async () => {
+    const res = await request('GET', '/deliveries/%E0%A4%A');
+
+    expect(res.status).toBe(400);
+    expect(await jsonOf(res)).toMatchObject({ error: 'bad_request' });
+  });
+
+  it('when all of the above was asked, then nothing was logged as an error', () => {
+    // Runs after the tables above (jest keeps the order): bad input is never a 500 or a stack.
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs.filter((line) => Number(line.level) >= 50)).toEqual([]);
+  });
+});
+
+/** A dependency that fails every call with `err`. */
+const failing = (err: unknown) => () => Promise.reject(err);
+
+describe('mailer admin API, every cause of a 503', () => {
+  let http: HttpServerHandle;
+  let baseUrl: string;
+  let failure: unknown;
+  const logs: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    const fail = () => Promise.reject(failure);
+    const app = createMailerApp({
+      registry: new Registry(),
+      checks: [],
+      ledger: { find: fail, list: fail } as unknown as PgDeliveryLedger,
+      deadLetters: { list: fail, replay: fail },
+      logger: capturingLogger(logs),
+      retryAfterSeconds: 5,
+    });
+    http = await listenHttp(app, 0);
+    baseUrl = `http://127.0.0.1:${http.port}`;
+  });
+
+  afterAll(async () => {
+    await http.close(1000);
+  });
+
+  const replay = () =>
+    fetch(`${baseUrl}/dead-letters/replay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ all: true }),
+    });
+
+  // The errors as the adapters raise them (see DeadLetterStore, asDatabaseError, ConfirmedPublisher).
+  const brokerDown = new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Not connected to the broker');
+  const databaseDown = new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The ledger database is unreachable');
+
+  it.each([
+    ['GET /deliveries', 'the database is down', databaseDown, /database is unreachable/, '/deliveries'],
+    ['GET /deliveries/:orderId', 'the database is down', databaseDown, /database is unreachable/, '/deliveries/A-1'],
+    ['GET /dead-letters', 'the broker is down', brokerDown, /Not connected to the broker/, '/dead-letters'],
+  ])('when %s finds %s, then it answers 503 saying so, with Retry-After', async (_route, _cause, err, says, path) => {
+    failure = err;
+
+    const res = await fetch(`${baseUrl}${path}`);
+
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    const body = await jsonOf(res);
+    expect(body.error).toBe('service_unavailable');
+    expect(body.message).toMatch(says);
+  });
+
+  it.each([
+    ['the broker is not connected', brokerDown, false],
+    ['a confirm timed out', new AppError(ErrorCodes.PUBLISH_TIMEOUT, 'No publisher confirm within 5000 ms'), true],
+    [
+      'the channel closed before the confirm',
+      new AppError(ErrorCodes.PUBLISH_UNCONFIRMED, 'The broker channel closed before the confirm arrived'),
+      true,
+    ],
+    ['the broker nacked', new AppError(ErrorCodes.PUBLISH_NACKED, 'The broker did not accept the message'), false],
+    [
+      'the work queue is missing',
+      new AppError(ErrorCodes.PUBLISH_UNROUTABLE, 'No queue is bound to queue "mailer.order.confirmed"'),
+      false,
+    ],
+  ])(
+    'when a replay stops because %s, then the 503 says what became of the dead letters',
+    async (_cause, err, uncertain) => {
+      failure = err;
+
+      const res = await replay();
+
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      const { error, message } = await jsonOf(res);
+      expect(error).toBe('service_unavailable');
+      expect(message).toContain(`The replay stopped: ${err.message}.`);
+      expect(message).toContain('Dead letters it moved before stopping stay moved');
+      expect(message).toContain('Replaying again is safe');
+      expect(message.includes('may also have stored its copy in the work queue')).toBe(uncertain);
+      expect(message).not.toMatch(/nothing was done/i);
+    },
+  );
+
+  it('when PostgreSQL cannot be reached at all (a real pool), then the answer is 503, not 500', async () => {
+    const pool = new Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectionTimeoutMillis: 2000 });
+    const app = createMailerApp({
+      registry: new Registry(),
+      checks: [],
+      ledger: createPgDeliveryLedger(pool),
+      deadLetters: { list: failing(brokerDown), replay: failing(brokerDown) },
+      logger: capturingLogger(logs),
+      retryAfterSeconds: 5,
+    });
+    const server = await listenHttp(app, 0);
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/deliveries/A-1`);
+
+      expect(res.status).toBe(503);
+      expect(await jsonOf(res)).toMatchObject({ error: 'service_unavailable', message: /database is unreachable/ });
+    } finally {
+      await server.close(1000);
+      await pool.end();
+    }
+  });
+
+  it('when every cause was answered, then none was logged as an error (a 503 is a warning)', () => {
+    expect(logs.filter((line) => line.level === 40).length).toBeGreaterThan(0);
+    expect(logs.filter((line) => Number(line.level) >= 50)).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 import { jsonOf } from '../../../../test/helpers/http';
 import { SMTPServer } from 'smtp-server';
-import { eventually } from '../../../../test/helpers/broker';
-import { metricValue } from '../../../../test/helpers/inspect';
+import { connectTestBroker, eventually } from '../../../../test/helpers/broker';
+import { createServer } from 'node:net';
+import { ledgerRow, metricValue, subjectOf } from '../../../../test/helpers/inspect';
 import { postJson, sampleOrder } from '../../../../test/helpers/orders';
 import { dropSchema } from '../../../../test/helpers/database';
 import { startSmtpCatcher } from '../../../../test/helpers/smtp-catcher';
@@ -14,6 +15,15 @@ import {
 } from '../../../../test/helpers/stack';
 import { loadMailerConfig } from '../../src/config';
 import { startMailer } from '../../src/service';
+
+/** A port on 127.0.0.1 that nothing listens on (taken from the OS, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 describe('mailer readiness', () => {
   it('when the broker, SMTP server and database are up, then /readyz reports each ready', async () => {
@@ -58,6 +68,7 @@ describe('mailer readiness', () => {
       loadMailerConfig(mailerEnv(names, 'smtp://127.0.0.1:1', { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' })),
     );
     try {
+      await mailer.started;
       const res = await fetch(`http://127.0.0.1:${mailer.port}/readyz`);
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({
@@ -68,6 +79,89 @@ describe('mailer readiness', () => {
     } finally {
       await mailer.stop();
       await dropSchema(names.schema);
+    }
+  });
+
+  it('when PostgreSQL cannot be reached at start-up, then the HTTP side answers: /readyz 503 database unavailable, /healthz 200, the admin API 503', async () => {
+    const names = uniqueStackNames();
+    const smtp = await startSmtpCatcher();
+    const mailer = await startMailer(
+      loadMailerConfig(
+        mailerEnv(names, smtp.url, { DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/test` }),
+      ),
+    );
+    const mailerUrl = `http://127.0.0.1:${mailer.port}`;
+    try {
+      await eventually(async () => (await jsonOf(fetch(`${mailerUrl}/readyz`))).checks.smtp === 'ready');
+
+      const res = await fetch(`${mailerUrl}/readyz`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({
+        status: 'not_ready',
+        checks: { broker: 'not_ready', smtp: 'ready', database: 'unavailable' },
+      });
+      expect(await metricValue(mailerUrl, 'mailer_database_up')).toBe(0);
+      expect((await fetch(`${mailerUrl}/healthz`)).status).toBe(200);
+      expect((await fetch(`${mailerUrl}/dead-letters`)).status).toBe(503);
+      expect((await fetch(`${mailerUrl}/deliveries/ANY-1`)).status).toBe(503);
+      expect(mailer.isReady()).toBe(false);
+    } finally {
+      await mailer.stop();
+      await smtp.close();
+    }
+    // Stopped while waiting for the database: start-up ends without an error and nothing was declared.
+    await expect(mailer.started).resolves.toBeUndefined();
+    const { connection, channel } = await connectTestBroker();
+    try {
+      await expect(channel.checkQueue(names.queue)).rejects.toThrow(/NOT_FOUND/);
+    } finally {
+      await connection.close().catch(() => undefined);
+    }
+  });
+
+  it('when the SMTP server goes away while the mailer is idle, then the periodic check turns /readyz to smtp unreachable and mailer_smtp_up to 0, with no order sent', async () => {
+    const smtp = await startSmtpCatcher();
+    const stack = await startTestStack({ smtpUrl: smtp.url, env: { SMTP_CHECK_INTERVAL_MS: '100' } });
+    try {
+      expect((await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp).toBe('ready');
+
+      await smtp.close();
+
+      await eventually(async () => (await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp === 'unreachable');
+      expect(await metricValue(stack.mailerUrl, 'mailer_smtp_up')).toBe(0);
+      expect(await metricValue(stack.mailerUrl, 'mailer_emails_total', { result: 'sent' })).toBe(0);
+    } finally {
+      await stack.stop();
+      await deleteStackTopology(stack.names);
+    }
+  });
+
+  it('when SMTP checks run while pooled connections are busy sending, then every send completes once, without a retry', async () => {
+    const smtp = await startSmtpCatcher();
+    smtp.behaviour = { delayMs: 800 };
+    const stack = await startTestStack({
+      smtpUrl: smtp.url,
+      env: { SMTP_CHECK_INTERVAL_MS: '20', SMTP_POOL_SIZE: '2' },
+    });
+    try {
+      for (const id of ['CHK-1', 'CHK-2', 'CHK-3']) {
+        expect((await postJson(stack.apiUrl, '/orders', sampleOrder({ orderId: id }))).status).toBe(202);
+      }
+
+      await smtp.waitForMails(3, 20000);
+
+      expect(smtp.mails.map((m) => m.subject).sort()).toEqual(['CHK-1', 'CHK-2', 'CHK-3'].map(subjectOf));
+      await eventually(
+        async () => (await metricValue(stack.mailerUrl, 'mailer_emails_total', { result: 'sent' })) === 3,
+      );
+      for (const id of ['CHK-1', 'CHK-2', 'CHK-3']) {
+        expect(await ledgerRow(stack.names.schema, id)).toMatchObject({ status: 'sent', attempts: 1 });
+      }
+      expect((await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp).toBe('ready');
+    } finally {
+      await stack.stop();
+      await deleteStackTopology(stack.names);
+      await smtp.close();
     }
   });
 

@@ -1,8 +1,13 @@
-import { classifyFailure, type FailureClass, type SendErrorFacts } from '../../src/domain/classify-failure';
+import {
+  classifyFailure,
+  type FailureClass,
+  type SendErrorFacts,
+  type SendStage,
+} from '../../src/domain/classify-failure';
 
-/** Facts of a failure with no reply and an intact connection; each case overrides what it is about. */
+/** Facts of a failure with no reply, before DATA; each case overrides what it is about. */
 function facts(overrides: Partial<SendErrorFacts>): SendErrorFacts {
-  return { permanentReply: false, connectionLost: false, messageTransmitted: false, ...overrides };
+  return { permanentReply: false, stage: 'before-data', ...overrides };
 }
 
 interface Case {
@@ -11,26 +16,68 @@ interface Case {
   expected: FailureClass;
 }
 
+const STAGES: { stage: SendStage; name: string }[] = [
+  { stage: 'before-data', name: 'before the 354 to DATA (connect, greeting, EHLO … RCPT TO, DATA)' },
+  { stage: 'content', name: 'after the 354, before the final dot was written' },
+  { stage: 'after-final-dot', name: 'after the final dot was written, before the reply' },
+];
+
+/** Ways a send ends without a reply from the server, as nodemailer reports them. */
+const NO_REPLY_ERRORS: { code: string; name: string }[] = [
+  { code: 'ECONNECTION', name: 'the connection closed' },
+  { code: 'ESOCKET', name: 'a socket error (reset)' },
+  { code: 'ETIMEDOUT', name: 'a socket timeout' },
+  { code: 'EABORT', name: 'the send deadline (abort)' },
+  { code: 'EPROTOCOL', name: 'an unreadable reply' },
+];
+
+// Without a reply, only the stage decides: the server can have accepted the message only once
+// the final dot was written (RFC 5321 §4.1.1.4, §4.1.1.10).
+const noReplyCases: Case[] = STAGES.flatMap(({ stage, name: stageName }) =>
+  NO_REPLY_ERRORS.map(({ code, name }) => ({
+    name: `${name} (${code}) ${stageName}`,
+    facts: facts({ code, stage }),
+    expected: stage === 'after-final-dot' ? 'unknown_outcome' : 'transient',
+  })),
+);
+
 const cases: Case[] = [
-  // 4xx replies: the server asks us to come back later.
+  ...noReplyCases,
   {
-    name: 'a 421 greeting (service not available, closing the connection)',
-    facts: facts({ code: 'EPROTOCOL', responseCode: 421, connectionLost: true }),
+    name: 'a DNS error (EDNS), before connecting',
+    facts: facts({ code: 'EDNS' }),
     expected: 'transient',
   },
   {
-    name: 'a 450 reply (mailbox unavailable)',
+    name: 'a reply that is neither success nor failure (a 354) to the final dot',
+    facts: facts({ code: 'EMESSAGE', responseCode: 354, stage: 'after-final-dot' }),
+    expected: 'unknown_outcome',
+  },
+
+  // 4xx replies, at any stage: the server asks us to come back later.
+  {
+    name: 'a 421 greeting (service not available, closing the connection)',
+    facts: facts({ code: 'EPROTOCOL', responseCode: 421 }),
+    expected: 'transient',
+  },
+  {
+    name: 'a 450 reply to RCPT (mailbox unavailable)',
     facts: facts({ code: 'EENVELOPE', responseCode: 450 }),
     expected: 'transient',
   },
   {
-    name: 'a 451 reply (local error in processing)',
-    facts: facts({ code: 'EMESSAGE', responseCode: 451 }),
+    name: 'a 451 reply to the final dot (local error in processing)',
+    facts: facts({ code: 'EMESSAGE', responseCode: 451, stage: 'after-final-dot' }),
     expected: 'transient',
   },
   {
-    name: 'a 452 reply (insufficient storage)',
+    name: 'a 452 reply to RCPT (insufficient storage)',
     facts: facts({ code: 'EENVELOPE', responseCode: 452 }),
+    expected: 'transient',
+  },
+  {
+    name: 'a 421 reply to the final dot that closed the connection',
+    facts: facts({ code: 'EMESSAGE', responseCode: 421, stage: 'after-final-dot' }),
     expected: 'transient',
   },
   {
@@ -39,7 +86,7 @@ const cases: Case[] = [
     expected: 'transient',
   },
 
-  // 5xx replies on MAIL, RCPT or DATA: the server refused this message for good.
+  // 5xx replies on MAIL, RCPT, DATA or the final dot: the server refused this message for good.
   {
     name: 'a 550 reply to RCPT (mailbox unavailable)',
     facts: facts({ code: 'EENVELOPE', responseCode: 550, permanentReply: true }),
@@ -51,8 +98,8 @@ const cases: Case[] = [
     expected: 'permanent',
   },
   {
-    name: 'a 552 reply to DATA (exceeded storage allocation)',
-    facts: facts({ code: 'EMESSAGE', responseCode: 552, permanentReply: true }),
+    name: 'a 552 reply to the final dot (exceeded storage allocation)',
+    facts: facts({ code: 'EMESSAGE', responseCode: 552, permanentReply: true, stage: 'after-final-dot' }),
     expected: 'permanent',
   },
   {
@@ -61,80 +108,9 @@ const cases: Case[] = [
     expected: 'permanent',
   },
   {
-    name: 'a 554 reply to DATA (transaction failed)',
-    facts: facts({ code: 'EMESSAGE', responseCode: 554, permanentReply: true }),
+    name: 'a 554 reply to the final dot (transaction failed)',
+    facts: facts({ code: 'EMESSAGE', responseCode: 554, permanentReply: true, stage: 'after-final-dot' }),
     expected: 'permanent',
-  },
-
-  // Connection-level failures before the whole message went out: nothing was delivered.
-  {
-    name: 'connection refused',
-    facts: facts({ code: 'ESOCKET', connectionLost: true, messageTransmitted: false }),
-    expected: 'transient',
-  },
-  {
-    name: 'connection reset before DATA',
-    facts: facts({ code: 'ECONNECTION', connectionLost: true, messageTransmitted: false }),
-    expected: 'transient',
-  },
-  {
-    name: 'a timeout before DATA',
-    facts: facts({ code: 'ETIMEDOUT', connectionLost: true, messageTransmitted: false }),
-    expected: 'transient',
-  },
-  {
-    name: 'a timeout before DATA that the transport did not mark as a lost connection',
-    facts: facts({ code: 'ETIMEDOUT', connectionLost: false, messageTransmitted: false }),
-    expected: 'transient',
-  },
-  {
-    name: 'a DNS error',
-    facts: facts({ code: 'EDNS', connectionLost: true }),
-    expected: 'transient',
-  },
-
-  // After the final dot, without a reply: the server may have accepted the message.
-  {
-    name: 'the connection lost after the final dot',
-    facts: facts({ code: 'ECONNECTION', connectionLost: true, messageTransmitted: true }),
-    expected: 'unknown_outcome',
-  },
-  {
-    name: 'a socket error after the final dot',
-    facts: facts({ code: 'ESOCKET', connectionLost: true, messageTransmitted: true }),
-    expected: 'unknown_outcome',
-  },
-  {
-    name: 'a timeout after the final dot',
-    facts: facts({ code: 'ETIMEDOUT', connectionLost: false, messageTransmitted: true }),
-    expected: 'unknown_outcome',
-  },
-  {
-    name: 'a send aborted at its deadline after the final dot',
-    facts: facts({ code: 'EABORT', connectionLost: false, messageTransmitted: true }),
-    expected: 'unknown_outcome',
-  },
-  {
-    name: 'a send aborted at its deadline while still queued in the pool',
-    facts: facts({ code: 'EABORT', connectionLost: false, messageTransmitted: false }),
-    expected: 'transient',
-  },
-
-  // After the final dot, with a reply: the server decided.
-  {
-    name: 'a 451 reply after the message was transmitted',
-    facts: facts({ code: 'EMESSAGE', responseCode: 451, messageTransmitted: true }),
-    expected: 'transient',
-  },
-  {
-    name: 'a 550 reply after the message was transmitted',
-    facts: facts({ code: 'EMESSAGE', responseCode: 550, permanentReply: true, messageTransmitted: true }),
-    expected: 'permanent',
-  },
-  {
-    name: 'a 421 reply that closed the connection after the message was transmitted',
-    facts: facts({ code: 'EMESSAGE', responseCode: 421, connectionLost: true, messageTransmitted: true }),
-    expected: 'transient',
   },
 
   // Our credentials were refused: not the message's fault.
@@ -169,8 +145,8 @@ const cases: Case[] = [
     expected: 'auth',
   },
   {
-    name: 'an auth reply after the message was transmitted',
-    facts: facts({ code: 'EAUTH', responseCode: 535, permanentReply: true, messageTransmitted: true }),
+    name: 'an auth reply after the final dot',
+    facts: facts({ code: 'EAUTH', responseCode: 535, permanentReply: true, stage: 'after-final-dot' }),
     expected: 'auth',
   },
 ];

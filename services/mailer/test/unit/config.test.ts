@@ -32,10 +32,13 @@ describe('loadMailerConfig', () => {
         SMTP_GREETING_TIMEOUT_MS: 10000,
         SMTP_SOCKET_TIMEOUT_MS: 30000,
         SMTP_SEND_TIMEOUT_MS: 120_000,
+        SMTP_CHECK_INTERVAL_MS: 30_000,
         MAIL_FROM: 'Order Confirmations <orders@example.com>',
         MESSAGE_ID_DOMAIN: 'example.com',
         WORKER_ID: expect.any(String),
         SHUTDOWN_TIMEOUT_MS: 10000,
+        HTTP_HEADERS_TIMEOUT_MS: 5000,
+        HTTP_REQUEST_TIMEOUT_MS: 15000,
         LOG_LEVEL: 'info',
       });
     });
@@ -142,14 +145,21 @@ describe('loadMailerConfig', () => {
       ['UNKNOWN_OUTCOME_GRACE_MS', '1000'],
       ['UNKNOWN_OUTCOME_GRACE_MS', '120000'],
       ['DATABASE_URL', 'mysql://x'],
+      ['DATABASE_URL', 'postgres://postgres@127.0.0.1:notaport/test'],
       ['DATABASE_SCHEMA', 'Bad-Schema'],
       ['ADMIN_TOKEN', 'short'],
       ['SMTP_URL', 'http://x'],
       ['SMTP_POOL_SIZE', '0'],
       ['SMTP_SOCKET_TIMEOUT_MS', 'never'],
+      ['SMTP_CHECK_INTERVAL_MS', '0'],
+      ['SMTP_CHECK_INTERVAL_MS', 'often'],
       ['MAIL_FROM', 'not an address'],
       ['MAIL_FROM', 'Name <not an address>'],
       ['MAIL_FROM', 'a@b@c.example'],
+      ['HTTP_HEADERS_TIMEOUT_MS', '0'],
+      ['HTTP_HEADERS_TIMEOUT_MS', '20000'],
+      ['HTTP_REQUEST_TIMEOUT_MS', 'slow'],
+      ['HTTP_REQUEST_TIMEOUT_MS', '0'],
       ['LOG_LEVEL', 'loud'],
     ])('when %s is %p, then the error names that key and only that key', (key, value) => {
       // Act
@@ -167,6 +177,15 @@ describe('loadMailerConfig', () => {
 
       // Assert
       expect(err.message).toContain('MAIL_FROM: must be an address or "Name <address>"');
+    });
+
+    it('when HTTP_HEADERS_TIMEOUT_MS exceeds HTTP_REQUEST_TIMEOUT_MS, then the message says the headers are part of the request', () => {
+      // Act
+      const err = configError({ HTTP_HEADERS_TIMEOUT_MS: '3000', HTTP_REQUEST_TIMEOUT_MS: '2000' });
+
+      // Assert
+      expect(err.message).toContain('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
+      expect(detailPaths(err)).toEqual(['HTTP_HEADERS_TIMEOUT_MS']);
     });
 
     it('when SMTP_URL is not an SMTP URL, then the message says what is expected', () => {

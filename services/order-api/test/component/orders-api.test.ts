@@ -177,7 +177,10 @@ describe('order API with a real RabbitMQ', () => {
       const res = await postJson(baseUrl, '/orders', sampleOrder({ orderId: 'A-unroutable' }));
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('7');
-      expect(await res.json()).toMatchObject({ error: 'service_unavailable' });
+      expect(await res.json()).toMatchObject({
+        error: 'service_unavailable',
+        message: expect.stringMatching(/Order "A-unroutable" was not stored .* same orderId is safe/),
+      });
     } finally {
       await broker.channel.bindQueue(queue, exchange, ROUTING_KEY);
     }
@@ -191,6 +194,92 @@ describe('order API with a real RabbitMQ', () => {
     const metrics = await fetch(`${baseUrl}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain('process_cpu_user_seconds_total');
+  });
+
+  describe('bytes, characters and addresses', () => {
+    const postBytes = (body: Buffer, contentType: string) =>
+      fetch(`${baseUrl}/orders`, { method: 'POST', headers: { 'content-type': contentType }, body });
+    const orderWithName = (name: string) =>
+      JSON.stringify(sampleOrder({ orderId: 'A-bytes', customer: { email: 'ada@example.com', name } }));
+
+    it.each([
+      ['Latin-1 bytes (é as E9) without a charset', Buffer.from(orderWithName('Zoë'), 'latin1'), 'application/json'],
+      [
+        'Latin-1 bytes declared as UTF-8',
+        Buffer.from(orderWithName('Zoë'), 'latin1'),
+        'application/json; charset=utf-8',
+      ],
+      [
+        'an encoded surrogate (CESU-8)',
+        Buffer.concat([Buffer.from(orderWithName('Ada').slice(0, 20)), Buffer.from([0xed, 0xa0, 0x80])]),
+        'application/json',
+      ],
+    ])(
+      'when the body is %s, then it answers 400 validation_failed naming UTF-8 and publishes nothing',
+      async (_what, body, contentType) => {
+        // Act
+        const res = await postBytes(body, contentType);
+
+        // Assert
+        expect(res.status).toBe(400);
+        const json = (await res.json()) as { error: string; details: { path: string; message: string }[] };
+        expect(json.error).toBe('validation_failed');
+        expect(json.details).toEqual([{ path: '', message: expect.stringContaining('UTF-8') }]);
+        expect(await messagesUpToMarker()).toHaveLength(0);
+      },
+    );
+
+    it.each([
+      ['utf-16le', Buffer.from(orderWithName('Ada'), 'utf16le')],
+      ['iso-8859-1', Buffer.from(orderWithName('Zoë'), 'latin1')],
+    ])('when the body declares charset=%s, then it answers 415 and publishes nothing', async (charset, body) => {
+      // Act
+      const res = await postBytes(body, `application/json; charset=${charset}`);
+
+      // Assert
+      expect(res.status).toBe(415);
+      expect(await res.json()).toMatchObject({ error: 'unsupported_media_type' });
+      expect(await messagesUpToMarker()).toHaveLength(0);
+    });
+
+    it.each([
+      ['NUL', 'Ada\u0000'],
+      ['CR LF', 'Ada\r\nBcc: x@evil.example'],
+      ['U+202E RIGHT-TO-LEFT OVERRIDE', 'Ada\u202E'],
+    ])(
+      'when the customer name holds %s, then it answers 400 at customer.name and publishes nothing',
+      async (_what, name) => {
+        // Act
+        const res = await postJson(baseUrl, '/orders', sampleOrder({ customer: { email: 'ada@example.com', name } }));
+
+        // Assert
+        expect(res.status).toBe(400);
+        const json = (await res.json()) as { details: { path: string }[] };
+        expect(json.details.map((d) => d.path)).toEqual(['customer.name']);
+        expect(await messagesUpToMarker()).toHaveLength(0);
+      },
+    );
+
+    it('when the address has a Unicode domain and the name is decomposed, then the event carries punycode and NFC', async () => {
+      // Arrange: UTF-8 bytes of a Unicode domain, an emoji and e + U+0301
+      const order = sampleOrder({
+        orderId: 'A-unicode',
+        customer: { email: 'ada@bücher.example', name: 'Rene\u0301e 👩‍💻 أدا', locale: 'de-CH' },
+      });
+
+      // Act
+      const res = await postJson(baseUrl, '/orders', order);
+
+      // Assert
+      expect(res.status).toBe(202);
+      const [msg] = await messagesUpToMarker();
+      const event = orderConfirmedEventSchema.parse(JSON.parse(msg.content.toString()));
+      expect(event.order.customer).toEqual({
+        email: 'ada@xn--bcher-kva.example',
+        name: 'Ren\u00e9e 👩‍💻 أدا',
+        locale: 'de-CH',
+      });
+    });
   });
 });
 
@@ -208,7 +297,10 @@ describe('order API without a reachable broker', () => {
       // Assert
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('5');
-      expect(await res.json()).toMatchObject({ error: 'service_unavailable' });
+      expect(await res.json()).toMatchObject({
+        error: 'service_unavailable',
+        message: expect.stringMatching(/not connected to RabbitMQ\. Order "A-1001" was not published .* is safe/),
+      });
       expect((await fetch(`${baseUrl}/readyz`)).status).toBe(503);
       expect((await fetch(`${baseUrl}/healthz`)).status).toBe(200);
     } finally {

@@ -18,6 +18,8 @@ describe('loadOrderApiConfig', () => {
         PUBLISH_CONFIRM_TIMEOUT_MS: 5000,
         RETRY_AFTER_SECONDS: 5,
         SHUTDOWN_TIMEOUT_MS: 10000,
+        HTTP_HEADERS_TIMEOUT_MS: 5000,
+        HTTP_REQUEST_TIMEOUT_MS: 15000,
         LOG_LEVEL: 'info',
       });
     });
@@ -34,6 +36,8 @@ describe('loadOrderApiConfig', () => {
         PUBLISH_CONFIRM_TIMEOUT_MS: '2500',
         RETRY_AFTER_SECONDS: '30',
         SHUTDOWN_TIMEOUT_MS: '1',
+        HTTP_HEADERS_TIMEOUT_MS: '2000',
+        HTTP_REQUEST_TIMEOUT_MS: '2000',
         LOG_LEVEL: 'debug',
       };
 
@@ -49,6 +53,8 @@ describe('loadOrderApiConfig', () => {
         PUBLISH_CONFIRM_TIMEOUT_MS: 2500,
         RETRY_AFTER_SECONDS: 30,
         SHUTDOWN_TIMEOUT_MS: 1,
+        HTTP_HEADERS_TIMEOUT_MS: 2000,
+        HTTP_REQUEST_TIMEOUT_MS: 2000,
         LOG_LEVEL: 'debug',
       });
     });
@@ -102,6 +108,11 @@ describe('loadOrderApiConfig', () => {
       ['PUBLISH_CONFIRM_TIMEOUT_MS', '0'],
       ['RETRY_AFTER_SECONDS', '0'],
       ['SHUTDOWN_TIMEOUT_MS', 'soon'],
+      ['HTTP_HEADERS_TIMEOUT_MS', '0'],
+      ['HTTP_HEADERS_TIMEOUT_MS', '5s'],
+      ['HTTP_HEADERS_TIMEOUT_MS', '20000'],
+      ['HTTP_REQUEST_TIMEOUT_MS', '0'],
+      ['HTTP_REQUEST_TIMEOUT_MS', '1.5'],
       ['LOG_LEVEL', 'loud'],
       ['LOG_LEVEL', 'INFO'],
     ])('when %s is %p, then the error names that key and only that key', (key, value) => {
@@ -120,6 +131,15 @@ describe('loadOrderApiConfig', () => {
 
       // Assert
       expect(err.message).toContain('ORDERS_EXCHANGE: names starting with "amq." are reserved by RabbitMQ');
+    });
+
+    it('when HTTP_HEADERS_TIMEOUT_MS exceeds HTTP_REQUEST_TIMEOUT_MS, then the message says the headers are part of the request', () => {
+      // Act
+      const err = configError({ HTTP_HEADERS_TIMEOUT_MS: '3000', HTTP_REQUEST_TIMEOUT_MS: '2000' });
+
+      // Assert
+      expect(err.message).toContain('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
+      expect(detailPaths(err)).toEqual(['HTTP_HEADERS_TIMEOUT_MS']);
     });
 
     it('when AMQP_URL is not an AMQP URL, then the message says what is expected', () => {

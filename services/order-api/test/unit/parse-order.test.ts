@@ -76,11 +76,11 @@ describe('parseOrder', () => {
       expect(order.customer.locale).toBe('en');
     });
 
-    it('then item names, skus and the customer name are trimmed', () => {
+    it('then item names, skus and the customer name are trimmed of spaces', () => {
       // Arrange
       const body = validOrder({
         customer: validCustomer({ name: '  Ada  ' }),
-        items: [validItem({ sku: ' SKU-1 ', name: '\tWidget\n' })],
+        items: [validItem({ sku: ' SKU-1 ', name: '\u00A0Widget\u3000' })],
       });
 
       // Act
@@ -148,7 +148,10 @@ describe('parseOrder', () => {
     it.each([
       ['a simple address', 'ada@example.com'],
       ['an address with dots, plus tag and subdomains', 'ada.lovelace+orders@mail.example.co.uk'],
-      ['254 characters long', `a@${'b'.repeat(248)}.com`],
+      ['254 characters long', `a@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.${'e'.repeat(56)}.com`],
+      ['a punycode top-level domain (.рф)', 'user@example.xn--p1ai'],
+      ['punycode in every label', 'user@xn--e1afmkfd.xn--p1ai'],
+      ['a punycode second-level domain', 'user@xn--bcher-kva.example'],
     ])('when it is %s, then it is accepted', (_label, email) => {
       // Arrange
       const body = validOrder({ customer: validCustomer({ email }) });
@@ -167,7 +170,15 @@ describe('parseOrder', () => {
       ['with a space', 'ada lovelace@example.com'],
       ['without a top-level domain', 'ada@example'],
       ['empty', ''],
-      ['255 characters long', `a@${'b'.repeat(249)}.com`],
+      ['255 characters long', `a@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.${'e'.repeat(57)}.com`],
+      ['a label over 63 characters', `a@${'b'.repeat(64)}.com`],
+      ['a display name', '"Ada" <ada@example.com>'],
+      ['a list', 'a@b.example, d@e.example'],
+      ['CR LF and a header', 'ada@example.com\r\nBcc: x@evil.example'],
+      ['NUL', 'ada\u0000@example.com'],
+      ['an invalid punycode label', 'ada@xn--zz.example'],
+      ['an address literal', 'ada@[192.0.2.1]'],
+      ['a number', 42],
       ['missing', undefined],
     ])('when it is %s, then it is rejected at "customer.email"', (_label, email) => {
       // Arrange
@@ -176,6 +187,32 @@ describe('parseOrder', () => {
 
       // Act + Assert
       expectRejectedAt(body, 'customer.email');
+    });
+
+    it.each([
+      ['user@bücher.example', 'user@xn--bcher-kva.example'],
+      ['user@example.рф', 'user@example.xn--p1ai'],
+      ['Ada@Bücher.EXAMPLE', 'Ada@xn--bcher-kva.example'],
+    ])('when it is %s (a Unicode or mixed-case domain), then the order carries %s', (email, ascii) => {
+      // Arrange
+      const body = validOrder({ customer: validCustomer({ email }) });
+
+      // Act
+      const order = parseOrder(body);
+
+      // Assert
+      expect(order.customer.email).toBe(ascii);
+    });
+
+    it('when the local part is not ASCII, then it is rejected with a message naming SMTPUTF8', () => {
+      // Arrange
+      const body = validOrder({ customer: validCustomer({ email: 'üser@example.com' }) });
+
+      // Act
+      const err = expectRejectedAt(body, 'customer.email');
+
+      // Assert
+      expect(err.details.find((d) => d.path === 'customer.email')?.message).toContain('SMTPUTF8');
     });
   });
 
@@ -430,7 +467,7 @@ describe('parseOrder', () => {
 
     it.each([
       ['empty', ''],
-      ['only whitespace', ' \t '],
+      ['only whitespace', ' \u3000 '],
       ['201 characters', 'w'.repeat(201)],
       ['missing', undefined],
     ])('when it is %s, then it is rejected at "items.0.name"', (_label, name) => {
@@ -440,6 +477,93 @@ describe('parseOrder', () => {
 
       // Act + Assert
       expectRejectedAt(body, 'items.0.name');
+    });
+  });
+
+  describe('single-line text: customer.name, items[].name, items[].sku', () => {
+    type Place = (text: string) => Json;
+    const fields: [string, Place][] = [
+      ['customer.name', (name) => validOrder({ customer: validCustomer({ name }) })],
+      ['items.0.name', (name) => validOrder({ items: [validItem({ name })] })],
+      ['items.0.sku', (sku) => validOrder({ items: [validItem({ sku })] })],
+    ];
+    const read: Record<string, (order: ReturnType<typeof parseOrder>) => string> = {
+      'customer.name': (order) => order.customer.name,
+      'items.0.name': (order) => order.items[0].name,
+      'items.0.sku': (order) => order.items[0].sku,
+    };
+
+    const accepted: [string, string, string][] = [
+      ['an emoji', 'Ada 👩‍💻', 'Ada 👩‍💻'],
+      ['a family ZWJ sequence', 'Family 👨‍👩‍👧‍👦', 'Family 👨‍👩‍👧‍👦'],
+      ['a flag and a skin tone', '🇨🇭 👋🏽', '🇨🇭 👋🏽'],
+      ['e + U+0301 COMBINING ACUTE ACCENT, composed to é (NFC)', 'Rene\u0301e', 'Ren\u00e9e'],
+      ['combining marks without a precomposed form', 'q\u0307\u0323', 'q\u0323\u0307'],
+      ['Arabic', 'أدا لوفليس', 'أدا لوفليس'],
+      ['Hebrew', 'עדה לאבלייס', 'עדה לאבלייס'],
+      ['Hebrew with U+200F RIGHT-TO-LEFT MARK', 'עדה\u200F 42', 'עדה\u200F 42'],
+      ['CJK', '艾达', '艾达'],
+    ];
+    const cases = fields.flatMap(([path, place]) =>
+      accepted.map(([label, input, output]) => [path, label, place, input, output] as const),
+    );
+    it.each(cases)('when %s holds %s, then it is accepted in NFC', (path, _label, place, input, output) => {
+      // Act
+      const order = parseOrder(place(input));
+
+      // Assert
+      expect(read[path](order)).toBe(output);
+    });
+
+    const rejected: [string, string, string][] = [
+      ['NUL', 'Ada\u0000', 'U+0000'],
+      ['CR', 'Ada\rLovelace', 'U+000D'],
+      ['LF', 'Ada\nBcc: x@evil.example', 'U+000A'],
+      ['TAB', 'Ada\tLovelace', 'U+0009'],
+      ['a leading TAB', '\tAda', 'U+0009'],
+      ['a trailing LF', 'Ada\n', 'U+000A'],
+      ['ESC', 'Ada\u001b[31m', 'U+001B'],
+      ['DEL', 'Ada\u007f', 'U+007F'],
+      ['C1 U+0085 NEXT LINE', 'Ada\u0085', 'U+0085'],
+      ['C1 U+009B', 'Ada\u009b', 'U+009B'],
+      ['U+2028 LINE SEPARATOR', 'Ada\u2028x', 'U+2028'],
+      ['U+202A LEFT-TO-RIGHT EMBEDDING', 'Ada\u202A', 'U+202A'],
+      ['U+202E RIGHT-TO-LEFT OVERRIDE', 'Ada\u202Efdp.exe', 'U+202E'],
+      ['U+2066 LEFT-TO-RIGHT ISOLATE', 'Ada\u2066', 'U+2066'],
+      ['U+2069 POP DIRECTIONAL ISOLATE', 'Ada\u2069', 'U+2069'],
+      ['an unpaired surrogate', 'Ada\uD83D', 'U+D83D'],
+    ];
+    const rejectedCases = fields.flatMap(([path, place]) =>
+      rejected.map(([label, input, codePoint]) => [path, label, place, input, codePoint] as const),
+    );
+    it.each(rejectedCases)(
+      'when %s holds %s, then it is rejected at that path naming the character',
+      (path, _label, place, input, codePoint) => {
+        // Act
+        const err = expectRejectedAt(place(input), path);
+
+        // Assert
+        expect(err.details.find((d) => d.path === path)?.message).toContain(codePoint);
+      },
+    );
+
+    it('when a name is 200 emoji (400 UTF-16 code units), then it is accepted: limits count code points', () => {
+      // Arrange
+      const name = '😀'.repeat(200);
+
+      // Act
+      const order = parseOrder(validOrder({ customer: validCustomer({ name }) }));
+
+      // Assert
+      expect(order.customer.name).toBe(name);
+    });
+
+    it('when a name is decomposed, then the 200 limit counts its code points after composing (NFC)', () => {
+      // 200 decomposed é (400 code points) compose to 200: the limit applies after NFC.
+      expect(parseOrder(validOrder({ customer: validCustomer({ name: 'e\u0301'.repeat(200) }) })).customer.name).toBe(
+        '\u00e9'.repeat(200),
+      );
+      expectRejectedAt(validOrder({ customer: validCustomer({ name: 'e\u0301'.repeat(201) }) }), 'customer.name');
     });
   });
 

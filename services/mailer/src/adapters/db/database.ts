@@ -2,6 +2,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { AppError, ErrorCodes, type Logger } from '@order-mail/shared';
+import {
+  classifyDatabaseError,
+  databaseRetryDelayMs,
+  maskUrlPassword,
+  shouldLogProblem,
+  type LoggedProblem,
+} from '../../domain/database-problems';
+import { describeErrorCause } from '../../domain/error-cause';
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../../migrations');
 
@@ -59,6 +67,8 @@ export function createDatabase(options: {
 export async function migrate(pool: Pool, schema: string, logger: Logger, dir: string = MIGRATIONS_DIR): Promise<void> {
   const files = (await readdir(dir)).filter((f) => /^\d+_[\w-]+\.sql$/.test(f)).sort();
   const client = await pool.connect();
+  // A client whose connection failed under it must not go back to the pool.
+  let broken: Error | undefined;
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`order-mail:migrations:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
@@ -84,12 +94,94 @@ export async function migrate(pool: Pool, schema: string, logger: Logger, dir: s
         throw new Error(`Migration ${file} failed: ${(err as Error).message}`, { cause: err });
       }
     }
+  } catch (err) {
+    broken = err as Error;
+    throw err;
   } finally {
     await client
       .query('SELECT pg_advisory_unlock(hashtext($1))', [`order-mail:migrations:${schema}`])
       .catch(() => undefined);
-    client.release();
+    client.release(broken);
   }
+}
+
+export interface MigrateWhenReachableOptions {
+  pool: Pool;
+  schema: string;
+  /** DATABASE_URL as configured; logged with its password masked. */
+  url: string;
+  logger: Logger;
+  /** Aborting stops the waiting; the promise then resolves with `false`. */
+  signal: AbortSignal;
+  /** Longest wait between attempts, ms (default 5000). */
+  maxDelayMs?: number;
+  /** A problem that persists is logged again after this long, ms (default 60000). */
+  reminderMs?: number;
+  /** Called after each failed attempt that will be retried. */
+  onRetry?: () => void;
+  /** Where the migrations are (default MIGRATIONS_DIR). */
+  dir?: string;
+}
+
+/**
+ * Applies the migrations as soon as the database lets us: a database that is down, late, missing
+ * or refusing our credentials is retried with backoff (250 ms doubling to 5 s), forever, until it
+ * works or `signal` aborts; see `classifyDatabaseError` for which errors are retried. Each
+ * problem is logged as one line naming DATABASE_URL (password masked), again only when it changes
+ * or every `reminderMs`.
+ *
+ * Resolves `true` once migrated, `false` if aborted first. Rejects with an AppError whose message
+ * is one line naming the setting when retrying cannot help (an invalid URL, a migration whose SQL
+ * fails): the mailer cannot go on then.
+ */
+export async function migrateWhenReachable(options: MigrateWhenReachableOptions): Promise<boolean> {
+  const { logger, signal } = options;
+  const where = `DATABASE_URL ${maskUrlPassword(options.url)}`;
+  let attempt = 0;
+  let lastLogged: LoggedProblem | null = null;
+  while (!signal.aborted) {
+    try {
+      await migrate(options.pool, options.schema, logger, options.dir);
+      if (attempt > 0) logger.info({ attempts: attempt + 1 }, `ledger database reachable at ${where}`);
+      return true;
+    } catch (err) {
+      if (signal.aborted) return false;
+      const verdict = classifyDatabaseError(err);
+      const cause = describeErrorCause(err) || describeErrorCause((err as { cause?: unknown }).cause);
+      const detail = `${verdict.description}${cause ? ` (${cause})` : ''}`;
+      if (verdict.action === 'exit') {
+        const message =
+          verdict.problem === 'other'
+            ? `${where}, schema ${options.schema}: ${(err as Error).message}`
+            : `${where}: ${detail}`;
+        throw new AppError(ErrorCodes.CONFIG_INVALID, message, { cause: err });
+      }
+      options.onRetry?.();
+      const now = Date.now();
+      if (shouldLogProblem(lastLogged, verdict.problem, now, options.reminderMs)) {
+        lastLogged = { problem: verdict.problem, at: now };
+        const fields = { setting: 'DATABASE_URL', problem: verdict.problem, cause: cause || undefined, attempt };
+        const text = `ledger database not usable at ${where}: ${detail}; retrying, consuming nothing until it is`;
+        if (verdict.userMustFix) logger.error(fields, text);
+        else logger.warn(fields, text);
+      }
+      await sleep(databaseRetryDelayMs(attempt, options.maxDelayMs), signal);
+      attempt += 1;
+    }
+  }
+  return false;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);

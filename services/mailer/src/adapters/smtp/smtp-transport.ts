@@ -1,9 +1,10 @@
-import { Readable } from 'node:stream';
+import { PassThrough, pipeline, Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { isPermanentResponseCode, isTransientError, type NodemailerError } from 'nodemailer/lib/errors';
+import type { MailMessageData, SendMailOptions } from 'nodemailer/lib/mailer';
+import { isPermanentResponseCode, type NodemailerError } from 'nodemailer/lib/errors';
 import type { Logger } from '@order-mail/shared';
-import { classifyFailure, type SendErrorFacts } from '../../domain/classify-failure';
+import { classifyFailure, type SendErrorFacts, type SendStage } from '../../domain/classify-failure';
 import {
   SendFailureError,
   type MailTransport,
@@ -33,15 +34,18 @@ export interface SmtpTransport extends MailTransport {
   close(): void;
 }
 
-/** Facts about a nodemailer error, using nodemailer's own view of which replies are permanent. */
-export function toSendFailure(err: NodemailerError, messageTransmitted: boolean): SendFailure {
+/**
+ * Facts about a nodemailer error, using nodemailer's own view of which replies are permanent.
+ * `stage` is how far the message got (see {@link SendStage}); `before-data` for a check that
+ * sends no message.
+ */
+export function toSendFailure(err: NodemailerError, stage: SendStage): SendFailure {
   const facts: SendErrorFacts = {
     code: err.code,
     responseCode: err.responseCode,
     permanentReply:
       err.permanent === true || (typeof err.responseCode === 'number' && isPermanentResponseCode(err.responseCode)),
-    connectionLost: isTransientError(err),
-    messageTransmitted,
+    stage,
   };
   return { message: err.message, responseCode: err.responseCode, response: err.response, facts };
 }
@@ -53,11 +57,65 @@ function stateAfter(failure: SendFailure): SmtpState | null {
   return null;
 }
 
+/** How far one send's message got; only moves forward. One per send. */
+interface Transmission {
+  stage: SendStage;
+}
+
+/** The `mail.data` key that carries a send's {@link Transmission} to the stream plugin. */
+const TRANSMISSION_KEY = 'orderMailTransmission';
+type TrackedMailData = MailMessageData & { [TRANSMISSION_KEY]?: Transmission };
+
+/**
+ * The stream nodemailer sends a message from, made the outermost stage of the message's stream
+ * with `processFunc` (nodemailer's documented hook for post-processing a message, the one its
+ * DKIM signing uses), so that what nodemailer does with it tells how far the message got.
+ *
+ * Why not simply watch the message's own `end`: nodemailer reads the raw message into its
+ * buffers long before the connection is even open, so `end` says nothing about the server.
+ * What this relies on, checked against nodemailer 10.6 (`smtp-connection/index.js`, `send`,
+ * `_createSendStream`, `close`), and caught by `test/component/smtp-stages.test.ts` if it changes:
+ * 1. The stream is not read until the server has answered DATA with 354: only then does
+ *    nodemailer `pipe` it into its DataStream (the pool's own "nothing was sent, requeue" check
+ *    relies on this too, through `readableDidRead`).
+ * 2. The DataStream dot-stuffs the content (RFC 5321 §4.5.2), appends the final `<CRLF>.<CRLF>`
+ *    and is piped into the socket, so its `end` comes after the final dot went to `socket.write`.
+ *    From then on nothing takes it back: a send that fails or is aborted closes the connection
+ *    with `socket.end()`, which still flushes what was written. Before its `end`, the close
+ *    unpipes it from the socket, so a final dot not yet written never will be.
+ * If the stream is consumed any other way (no readable destination seen), its own `end` counts
+ * as the final dot: a lost connection is then judged an unknown outcome, a wait, never a
+ * duplicate.
+ */
+class WatchedMessageStream extends PassThrough {
+  private destinationSeen = false;
+
+  constructor(private readonly transmission: Transmission) {
+    super();
+    this.once('end', () => {
+      if (!this.destinationSeen) this.advance('after-final-dot');
+    });
+  }
+
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    this.advance('content');
+    if (destination instanceof Readable) {
+      this.destinationSeen = true;
+      destination.once('end', () => this.advance('after-final-dot'));
+    }
+    return super.pipe(destination, options);
+  }
+
+  private advance(stage: SendStage): void {
+    if (stage === 'after-final-dot' || this.transmission.stage === 'before-data') this.transmission.stage = stage;
+  }
+}
+
 /**
  * A pooled nodemailer transport. `maxRequeues: 0` because nodemailer's own silent requeue would
- * hide failures from the broker and the ledger, which own retries. Each message is composed here
- * and handed over as a raw stream, so we know whether all of it (and the final dot) went out when
- * a connection fails: that is the difference between "retry" and "outcome unknown".
+ * hide failures from the broker and the ledger, which own retries. Each send records how far its
+ * message got (see {@link WatchedMessageStream}), which is the difference between "retry" and
+ * "outcome unknown" when a connection fails.
  */
 export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
   const transport = nodemailer.createTransport({
@@ -69,6 +127,18 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     greetingTimeout: options.greetingTimeoutMs,
     socketTimeout: options.socketTimeoutMs,
   });
+  transport.use('stream', (mail, done) => {
+    const transmission = (mail.data as TrackedMailData)[TRANSMISSION_KEY];
+    if (transmission) {
+      mail.message.processFunc((input) => {
+        const watched = new WatchedMessageStream(transmission);
+        // Carries the input's errors to the stream nodemailer reads, and a teardown back.
+        pipeline(input, watched, () => undefined);
+        return watched;
+      });
+    }
+    done();
+  });
   let state: SmtpState = 'unreachable';
 
   return {
@@ -78,12 +148,12 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
         await transport.verify();
         state = 'ready';
       } catch (err) {
-        state = stateAfter(toSendFailure(err as NodemailerError, false)) ?? 'unreachable';
+        state = stateAfter(toSendFailure(err as NodemailerError, 'before-data')) ?? 'unreachable';
         throw err;
       }
     },
     async send(mail: OutgoingMail): Promise<SendReceipt> {
-      const composed = await new MailComposer({
+      const raw = await new MailComposer({
         from: mail.from,
         to: mail.to,
         subject: mail.subject,
@@ -94,17 +164,15 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
       })
         .compile()
         .build();
-      let transmitted = false;
-      const raw = Readable.from([composed]);
-      raw.once('end', () => {
-        transmitted = true;
-      });
+      const transmission: Transmission = { stage: 'before-data' };
+      const data: SendMailOptions & { [TRANSMISSION_KEY]: Transmission } = {
+        envelope: { from: mail.from, to: [mail.to] },
+        raw,
+        signal: AbortSignal.timeout(options.sendTimeoutMs),
+        [TRANSMISSION_KEY]: transmission,
+      };
       try {
-        const info = await transport.sendMail({
-          envelope: { from: mail.from, to: [mail.to] },
-          raw,
-          signal: AbortSignal.timeout(options.sendTimeoutMs),
-        });
+        const info = await transport.sendMail(data);
         state = 'ready';
         return {
           messageId: mail.messageId,
@@ -112,7 +180,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
           responseCode: Number.parseInt(info.response, 10) || undefined,
         };
       } catch (err) {
-        const failure = toSendFailure(err as NodemailerError, transmitted);
+        const failure = toSendFailure(err as NodemailerError, transmission.stage);
         state = stateAfter(failure) ?? state;
         throw new SendFailureError(failure);
       }

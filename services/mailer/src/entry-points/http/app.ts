@@ -8,7 +8,10 @@ import {
   createHttpMetrics,
   createOpsRouter,
   ErrorCodes,
+  isUnavailableError,
   notFoundHandler,
+  orderSchema,
+  refuseDeclaredBodyOver,
   requireJson,
   ORDER_CONFIRMED_EVENT_TYPE,
   parseOrThrow,
@@ -32,18 +35,62 @@ export interface MailerAppDeps {
 const parse = <S extends z.ZodType>(schema: S, input: unknown): z.output<S> =>
   parseOrThrow(schema, input, 'The request is not valid');
 
-const limitSchema = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+/** Largest body the admin API reads (`POST /dead-letters/replay`); a larger one is a 413. */
+export const ADMIN_MAX_BODY_BYTES = 16 * 1024;
+
+/**
+ * An order id in a path or query: the order schema's own rule (1-64 of `A-Za-z0-9_-`), so
+ * nothing the API could not have accepted (a NUL byte, say) ever reaches PostgreSQL.
+ */
+const orderIdSchema = orderSchema.shape.orderId;
+
+/**
+ * A whole number in a query string, `min`-`max`, `fallback` if absent. Decimal digits only:
+ * `z.coerce.number` would take `''` as 0, `1e2` as 100 and `0x10` as 16, and a repeated key
+ * (an array) is not a number either.
+ */
+const queryInt = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,9}$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
 
 const deliveriesQuery = z.strictObject({
-  orderId: z.string().min(1).max(64).optional(),
+  orderId: orderIdSchema.optional(),
   status: z.enum(DELIVERY_STATUSES as [string, ...string[]]).optional(),
-  limit: limitSchema(500, 50),
+  limit: queryInt(1, 500, 50),
 });
 
+const deliveryParams = z.strictObject({ orderId: orderIdSchema });
+
 const deadLettersQuery = z.strictObject({
-  limit: limitSchema(500, 50),
-  offset: z.coerce.number().int().min(0).max(10_000).default(0),
+  limit: queryInt(1, 500, 50),
+  offset: queryInt(0, 10_000, 0),
 });
+
+/** Routes that take no query: an unknown key is refused rather than silently ignored. */
+const noQuery = z.strictObject({});
+
+/**
+ * A replay that stopped for an unavailable dependency, as the `503` says it: the same code, with
+ * what became of the dead letters (README, "Admin API").
+ */
+function explainReplayFailure(err: unknown): unknown {
+  if (!isUnavailableError(err)) return err;
+  const uncertain = err.code === ErrorCodes.PUBLISH_TIMEOUT || err.code === ErrorCodes.PUBLISH_UNCONFIRMED;
+  return new AppError(
+    err.code,
+    `The replay stopped: ${err.message}. Dead letters it moved before stopping stay moved (each is logged); ` +
+      'the others stay in the dead-letter queue' +
+      (uncertain
+        ? ', the one being moved included, although the broker may also have stored its copy in the work queue'
+        : '') +
+      '. Replaying again is safe: an order gets at most one confirmation email.',
+    { cause: err },
+  );
+}
 
 export const replayRequestSchema = z
   .strictObject({
@@ -78,6 +125,8 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(createHttpMetrics(deps.registry));
+  // No route reads more; refused before authentication or anything else reads the body.
+  app.use(refuseDeclaredBodyOver(ADMIN_MAX_BODY_BYTES));
   app.use(createOpsRouter({ registry: deps.registry, checks: deps.checks }));
 
   const admin = express.Router();
@@ -94,8 +143,10 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
   });
 
   admin.get('/deliveries/:orderId', async (req, res) => {
-    const found = await ledger.find(ORDER_CONFIRMED_EVENT_TYPE, req.params.orderId as string);
-    if (!found) throw new AppError(ErrorCodes.NOT_FOUND, `No delivery for order "${req.params.orderId}"`);
+    parse(noQuery, req.query);
+    const { orderId } = parse(deliveryParams, req.params);
+    const found = await ledger.find(ORDER_CONFIRMED_EVENT_TYPE, orderId);
+    if (!found) throw new AppError(ErrorCodes.NOT_FOUND, `No delivery for order "${orderId}"`);
     res.json(found);
   });
 
@@ -104,13 +155,18 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
     res.json({ ...(await deadLetters.list(page)), offset: page.offset, limit: page.limit });
   });
 
-  admin.post('/dead-letters/replay', requireJson, express.json({ limit: '16kb' }), async (req, res) => {
+  admin.post('/dead-letters/replay', requireJson, express.json({ limit: ADMIN_MAX_BODY_BYTES }), async (req, res) => {
+    parse(noQuery, req.query);
     const request = parse(replayRequestSchema, req.body ?? {});
     logger.info({ request }, 'dead-letter replay requested');
-    const result = await deadLetters.replay(
-      { reason: request.reason, smtpCode: request.smtpCode, all: request.all },
-      { dryRun: request.dryRun, limit: request.limit },
-    );
+    const result = await deadLetters
+      .replay(
+        { reason: request.reason, smtpCode: request.smtpCode, all: request.all },
+        { dryRun: request.dryRun, limit: request.limit },
+      )
+      .catch((err: unknown) => {
+        throw explainReplayFailure(err);
+      });
     res.json(result);
   });
 

@@ -19,6 +19,7 @@ import {
 } from '../../adapters/broker/mailer-topology';
 import type { MailerMetrics } from '../../adapters/metrics/mailer-metrics';
 import type { DeliveryOutcome, FailureInfo, MailWorker } from '../../domain/mail-worker';
+import { idsFromBody } from '../../domain/message-ids';
 import { decideNextStep, type RetrySchedule } from '../../domain/retry-policy';
 
 export interface OrderConfirmedConsumerOptions {
@@ -56,6 +57,15 @@ class ChannelGoneError extends Error {
     super('the channel this message came on is closed');
     this.name = 'ChannelGoneError';
   }
+}
+
+/**
+ * The fields of every log line about a message, so that logs join to its dead letter: the AMQP
+ * `messageId` (the event id for our publisher's events), and the ids the body has when it parses.
+ */
+function messageLogFields(msg: ConsumeMessage): Record<string, unknown> {
+  const messageId = msg.properties.messageId as unknown;
+  return { messageId: messageId === undefined ? undefined : String(messageId), ...idsFromBody(msg.content) };
 }
 
 /** The headers that describe a failure, merged into what the message already carried. */
@@ -112,6 +122,7 @@ export async function startOrderConfirmedConsumer(
 
   async function settle(ch: Channel, msg: ConsumeMessage, outcome: DeliveryOutcome): Promise<void> {
     const log = logger.child({
+      messageId: msg.properties.messageId as unknown,
       orderId: outcome.orderId,
       eventId: outcome.eventId,
       correlationId: outcome.correlationId,
@@ -179,7 +190,7 @@ export async function startOrderConfirmedConsumer(
     const step = decideNextStep('transient', errorsBefore, options.schedule);
     const failure: FailureInfo = { failureClass: 'internal', message: (err as Error)?.message ?? String(err) };
     logger.error(
-      { err, messageId: msg.properties.messageId, internalErrors: errorsBefore + 1 },
+      { ...messageLogFields(msg), err, internalErrors: errorsBefore + 1 },
       'unexpected error processing message',
     );
     if (step.action === 'retry') {
@@ -205,10 +216,14 @@ export async function startOrderConfirmedConsumer(
     try {
       let outcome: DeliveryOutcome;
       try {
-        outcome = await worker.process(msg.content, {
-          failures: readCountHeader(msg.properties.headers, MailerHeaders.attempts),
-          replayed: msg.properties.headers?.[MailerHeaders.replayedAt] !== undefined,
-        });
+        outcome = await worker.process(
+          msg.content,
+          {
+            failures: readCountHeader(msg.properties.headers, MailerHeaders.attempts),
+            replayed: msg.properties.headers?.[MailerHeaders.replayedAt] !== undefined,
+          },
+          logger.child({ messageId: msg.properties.messageId as unknown }),
+        );
       } catch (err) {
         await handleInternalError(ch, msg, err);
         return;
@@ -219,14 +234,14 @@ export async function startOrderConfirmedConsumer(
       if (!openChannels.has(ch)) {
         // Lost with the connection: the broker redelivers the message, and the ledger knows whether it was sent.
         logger.warn(
-          { messageId: msg.properties.messageId, error: (err as Error).message },
+          { ...messageLogFields(msg), error: (err as Error).message },
           'channel closed before the message was settled; the broker will redeliver it',
         );
         return;
       }
       // Not even a retry could be scheduled (e.g. no confirm in time): hand the message back,
       // after a pause so that a broker in trouble is not met with a hot redelivery loop.
-      logger.error({ err, messageId: msg.properties.messageId }, 'could not settle message; requeueing');
+      logger.error({ ...messageLogFields(msg), err }, 'could not settle message; requeueing');
       await new Promise((r) => setTimeout(r, REQUEUE_PAUSE_MS));
       try {
         ch.nack(msg, false, true);

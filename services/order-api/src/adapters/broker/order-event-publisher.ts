@@ -30,10 +30,56 @@ export interface OrderEventPublisherOptions {
   logger: Logger;
 }
 
+const RETRY_IS_SAFE = 'Retrying with the same orderId is safe: an orderId gets at most one confirmation email.';
+
+/**
+ * Why publishing `orderId` failed, as the client's `503` says it: the same error code, with a
+ * message true for that cause about what became of the order (README, "POST /orders"):
+ * - not published (SHUTTING_DOWN, BROKER_UNAVAILABLE, PUBLISH_UNROUTABLE): nothing was stored;
+ * - not confirmed (PUBLISH_TIMEOUT after `confirmTimeoutMs`, PUBLISH_UNCONFIRMED): the broker may
+ *   still store the event, and then the email is sent;
+ * - refused (PUBLISH_NACKED): RabbitMQ did not take responsibility for it.
+ * Every message ends saying that a retry with the same orderId is safe (the mailer's ledger).
+ * Any other error is returned as it is.
+ */
+export function explainPublishFailure(err: unknown, orderId: string, confirmTimeoutMs: number): unknown {
+  if (!isAppError(err)) return err;
+  const order = `Order "${orderId}"`;
+  const explain = (message: string) =>
+    new AppError(err.code, `${message} ${RETRY_IS_SAFE}`, { cause: err, details: err.details });
+  switch (err.code) {
+    case ErrorCodes.SHUTTING_DOWN:
+      return explain(`The order API is shutting down. ${order} was not published and will not be processed.`);
+    case ErrorCodes.BROKER_UNAVAILABLE:
+      return explain(
+        `The order API is not connected to RabbitMQ. ${order} was not published and will not be processed.`,
+      );
+    case ErrorCodes.PUBLISH_UNROUTABLE:
+      return explain(
+        `No queue is bound to take order events, so RabbitMQ returned the event. ${order} was not stored and will not be processed.`,
+      );
+    case ErrorCodes.PUBLISH_NACKED:
+      return explain(
+        `RabbitMQ refused the event (negative confirm). ${order} was not accepted and is not certain to be processed.`,
+      );
+    case ErrorCodes.PUBLISH_TIMEOUT:
+      return explain(
+        `RabbitMQ did not confirm the event within ${confirmTimeoutMs} ms. ${order} was not confirmed, but RabbitMQ may still store it, and then it will be processed and its email sent.`,
+      );
+    case ErrorCodes.PUBLISH_UNCONFIRMED:
+      return explain(
+        `The connection to RabbitMQ was lost before it confirmed the event. ${order} was not confirmed, but RabbitMQ may have stored it, and then it will be processed and its email sent.`,
+      );
+    default:
+      return err;
+  }
+}
+
 function publishResultOf(err: unknown): PublishResult {
   if (isAppError(err, ErrorCodes.PUBLISH_TIMEOUT)) return 'timeout';
   if (isAppError(err, ErrorCodes.PUBLISH_UNROUTABLE)) return 'unroutable';
   if (isAppError(err, ErrorCodes.PUBLISH_NACKED)) return 'nacked';
+  // PUBLISH_UNCONFIRMED too: the connection went away while the confirm was pending.
   return 'broker_down';
 }
 
@@ -68,14 +114,16 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
 
   return {
     publish(event) {
-      if (closing) return Promise.reject(new AppError(ErrorCodes.SHUTTING_DOWN, 'The service is shutting down'));
+      const explain = (err: unknown) => explainPublishFailure(err, event.order.orderId, options.confirmTimeoutMs);
+      if (closing)
+        return Promise.reject(explain(new AppError(ErrorCodes.SHUTTING_DOWN, 'The service is shutting down')));
       if (!publisher || !link.isConnected()) {
         options.onPublished?.('broker_down');
-        return Promise.reject(new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Not connected to the broker'));
+        return Promise.reject(explain(new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Not connected to the broker')));
       }
       const started = process.hrtime.bigint();
       const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-      const pending = publisher.publish(exchange, routingKey, Buffer.from(JSON.stringify(event)), {
+      const confirmed = publisher.publish(exchange, routingKey, Buffer.from(JSON.stringify(event)), {
         persistent: true,
         contentType: 'application/json',
         contentEncoding: 'utf-8',
@@ -88,6 +136,9 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
           [EventHeaders.correlationId]: event.correlationId,
           [EventHeaders.schemaVersion]: event.schemaVersion,
         },
+      });
+      const pending = confirmed.catch((err: unknown) => {
+        throw explain(err);
       });
       pending.then(
         () => options.onPublished?.('confirmed', seconds()),

@@ -7,7 +7,9 @@ import {
   createOpsRouter,
   notFoundHandler,
   readinessCheck,
+  refuseDeclaredBodyOver,
   requireJson,
+  verifyUtf8JsonBody,
   type Logger,
 } from '@order-mail/shared';
 import { buildOrderConfirmedEvent, parseOrder } from '../../domain/order-confirmed-event';
@@ -46,20 +48,27 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
   app.disable('x-powered-by');
   app.use(createHttpMetrics(deps.registry));
   app.use(assignRequestId);
+  // No route reads more; refused before anything reads the body.
+  app.use(refuseDeclaredBodyOver(MAX_BODY_BYTES));
   app.use(createOpsRouter({ registry: deps.registry, checks: [readinessCheck('broker', publisher.isReady)] }));
 
-  app.post('/orders', requireJson, express.json({ limit: MAX_BODY_BYTES, strict: true }), async (req, res) => {
-    const order = parseOrder(req.body);
-    const event = buildOrderConfirmedEvent(order, {
-      eventId: randomUUID(),
-      correlationId: req.requestId,
-      acceptedAt: new Date(),
-    });
-    await publisher.publish(event);
-    deps.metrics.orderAccepted();
-    logger.info({ orderId: order.orderId, eventId: event.eventId, correlationId: req.requestId }, 'order accepted');
-    res.status(202).json({ orderId: order.orderId, eventId: event.eventId, status: 'accepted' });
-  });
+  app.post(
+    '/orders',
+    requireJson,
+    express.json({ limit: MAX_BODY_BYTES, strict: true, verify: verifyUtf8JsonBody }),
+    async (req, res) => {
+      const order = parseOrder(req.body);
+      const event = buildOrderConfirmedEvent(order, {
+        eventId: randomUUID(),
+        correlationId: req.requestId,
+        acceptedAt: new Date(),
+      });
+      await publisher.publish(event);
+      deps.metrics.orderAccepted();
+      logger.info({ orderId: order.orderId, eventId: event.eventId, correlationId: req.requestId }, 'order accepted');
+      res.status(202).json({ orderId: order.orderId, eventId: event.eventId, status: 'accepted' });
+    },
+  );
 
   app.use(notFoundHandler);
   app.use(createHttpErrorHandler({ logger, retryAfterSeconds: deps.retryAfterSeconds }));

@@ -1,0 +1,30 @@
+import type { DeadLetterReason } from './mail-worker';
+
+/**
+ * Every reason a dead letter can carry, with what it means: the mailer's own
+ * (`x-dead-letter-reason`, see `DeadLetterReason`), then RabbitMQ's, for messages the broker
+ * dead-lettered itself (the `reason` of their newest `x-death` entry; RabbitMQ docs, "Dead
+ * Letter Exchanges": delivery_limit, rejected, expired, maxlen). The `satisfies` makes adding a
+ * `DeadLetterReason` without listing it here a type error.
+ */
+const MAILER_REASONS = {
+  invalid_event: 'body not JSON or not matching the event schema',
+  unknown_template: 'no template for the event',
+  render_failed: 'the template failed to render',
+  smtp_rejected: 'the SMTP server rejected the email permanently (5xx)',
+  retries_exhausted: 'transient failures outlasted the retry schedule',
+  outcome_unknown: 'the outcome stayed unknown after one resend',
+  internal_error: 'unexpected errors outlasted the retry schedule',
+} as const satisfies Record<DeadLetterReason, string>;
+
+const BROKER_REASONS = {
+  delivery_limit: 'delivered DELIVERY_LIMIT times without being settled (by the broker)',
+  rejected: 'rejected without requeue (by the broker, without our reason headers)',
+  expired: 'its TTL expired (by the broker)',
+  maxlen: 'a queue length limit was exceeded (by the broker)',
+} as const;
+
+/** Reason → one-line description, in the order the CLI's usage lists them. */
+export const DEAD_LETTER_REASONS: Readonly<Record<string, string>> = { ...MAILER_REASONS, ...BROKER_REASONS };
+
+export const isDeadLetterReason = (value: string): boolean => Object.hasOwn(DEAD_LETTER_REASONS, value);

@@ -1,0 +1,16 @@
+/**
+ * The error's code and, for a socket error, the address it was about: `ECONNREFUSED 127.0.0.1:5432`,
+ * `3D000`, `ENOTFOUND db.internal`; empty when the error has no code.
+ */
+export function describeErrorCause(err: unknown): string {
+  const e = (err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err) as {
+    code?: unknown;
+    address?: unknown;
+    port?: unknown;
+    hostname?: unknown;
+  } | null;
+  if (!e || typeof e.code !== 'string') return '';
+  if (typeof e.address === 'string') return `${e.code} ${e.address}${e.port !== undefined ? `:${e.port}` : ''}`;
+  if (typeof e.hostname === 'string') return `${e.code} ${e.hostname}`;
+  return e.code;
+}

@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { DEAD_LETTER_REASONS } from '../../services/mailer/src/domain/dead-letter-reasons';
+import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
+import { deleteStackTopology, startTestStack, type TestStack } from '../helpers/stack';
+
+/** The CLI as `npm run dlq` runs it: the compiled script (`npm run build`, or `npm test`, builds it). */
+const CLI = path.resolve(__dirname, '../../services/mailer/dist/entry-points/cli/dlq.js');
+
+function runCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })),
+  );
+}
+
+/** A port on 127.0.0.1 that nothing listens on (taken from the OS, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
+});
+
+describe('the dead-letter CLI (compiled, as a process)', () => {
+  let unreachable: string;
+  beforeAll(async () => {
+    unreachable = `http://127.0.0.1:${await closedPort()}`;
+  });
+
+  it.each([['help'], ['--help'], ['-h'], ['list', '--help']])(
+    'when run with %p, then it prints the usage with every documented reason on stdout and exits 0',
+    async (...args) => {
+      const run = await runCli(args);
+
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^Usage: npm run dlq -- <command> \[options\]/);
+      for (const reason of Object.keys(DEAD_LETTER_REASONS)) expect(run.stdout).toContain(`  ${reason} `);
+    },
+  );
+
+  it.each([
+    [[], 'Give a command: list, replay or help'],
+    [['purge'], 'Unknown command "purge"'],
+    [['list', 'extra'], 'Unexpected argument "extra"'],
+    [['list', '--frobnicate'], "Unknown option '--frobnicate'"],
+    [['list', '--all'], '--all is not an option of list'],
+    [['replay', '--all', '--offset', '5'], '--offset is not an option of replay'],
+    [['replay', '--reason', 'smtp-rejected'], '--reason must be one of invalid_event, unknown_template'],
+    [['replay', '--reason', 'SMTP_REJECTED'], '--reason must be one of'],
+    [['replay', '--reason', ''], '--reason must be one of'],
+    [['replay', '--smtp-code', '55'], '--smtp-code must be a 3-digit SMTP reply code'],
+    [['replay', '--smtp-code', '5500'], '--smtp-code must be a 3-digit SMTP reply code'],
+    [['replay', '--smtp-code', '650'], '--smtp-code must be a 3-digit SMTP reply code'],
+    [['replay', '--smtp-code', 'abc'], '--smtp-code must be a 3-digit SMTP reply code'],
+    [['replay', '--all', '--limit', '0'], '--limit must be a whole number from 1 to 100000'],
+    [['list', '--limit', '0'], '--limit must be a whole number from 1 to 500'],
+    [['list', '--limit', '501'], '--limit must be a whole number from 1 to 500'],
+    [['list', '--limit', '10x'], '--limit must be a whole number from 1 to 500'],
+    [['list', '--offset=-1'], '--offset must be a whole number from 0 to 10000'],
+    [['list', '--url', 'ftp://mailer'], '--url must be an http:// or https:// URL'],
+  ])('when run with %p, then it exits 2 with "%s" and the usage on stderr, calling nothing', async (args, message) => {
+    // The URL is closed: a call would end in exit 1, so exit 2 shows nothing was called.
+    const run = await runCli([...args], { MAILER_ADMIN_URL: unreachable });
+
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).toContain('Usage: npm run dlq');
+  });
+
+  it.each([
+    [['list'], {}],
+    [['replay', '--reason', 'delivery_limit', '--dry-run'], {}],
+    [['list'], { viaEnv: true }],
+  ])(
+    'when the arguments %p are valid but the mailer is unreachable, then it exits 1 naming the cause and address',
+    async (args, { viaEnv }: { viaEnv?: boolean }) => {
+      const run = await runCli(
+        viaEnv ? args : [...args, '--url', unreachable],
+        viaEnv ? { MAILER_ADMIN_URL: unreachable } : {},
+      );
+
+      const address = unreachable.replace('http://', '');
+      expect(run.code).toBe(1);
+      expect(run.stderr).toBe(
+        `Cannot reach the mailer at ${unreachable} (ECONNREFUSED ${address}): is it running? ` +
+          'Give its admin URL with --url or MAILER_ADMIN_URL.\n',
+      );
+    },
+  );
+
+  describe('when the mailer is running', () => {
+    let smtp: SmtpCatcher;
+    let stack: TestStack;
+    beforeAll(async () => {
+      smtp = await startSmtpCatcher();
+      stack = await startTestStack({ smtpUrl: smtp.url });
+    });
+    afterAll(async () => {
+      await stack.stop();
+      await deleteStackTopology(stack.names);
+      await smtp.close();
+    });
+
+    // One of ours and one of the broker's: the list itself is checked against DeadLetterReason by the compiler.
+    it.each(['smtp_rejected', 'delivery_limit'])(
+      'when replaying with the documented reason %s (dry run), then the mailer accepts it',
+      async (reason) => {
+        const run = await runCli(['replay', '--reason', reason, '--dry-run', '--url', stack.mailerUrl]);
+
+        expect(run).toMatchObject({ code: 0, stderr: '' });
+        expect(run.stdout).toBe('dry run: 0 of 0 dead letter(s) match; nothing moved\n');
+      },
+    );
+
+    it.each([
+      [['list', '--limit', '500', '--offset', '10000']],
+      [['list', '--limit', '1', '--offset', '0', '--json']],
+      [['replay', '--smtp-code', '550', '--limit', '100000', '--dry-run']],
+      [['replay', '--all', '--limit', '1', '--dry-run', '--json']],
+    ])('when the CLI accepts %p, then so does the mailer (the ranges agree)', async (args) => {
+      const run = await runCli([...args, '--url', stack.mailerUrl]);
+
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+    });
+  });
+});
