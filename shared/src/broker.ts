@@ -1,4 +1,5 @@
 import * as amqp from 'amqplib';
+import { describeErrorCause, maskUrlPassword } from './diagnostics';
 import type { Logger } from './logger';
 
 export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage } from 'amqplib';
@@ -37,6 +38,8 @@ export interface OpenBrokerOptions {
   onDisconnect?(err: Error): void;
 }
 
+const CONNECT_FAILURE_REMINDER_MS = 60_000;
+
 /**
  * A RabbitMQ connection that recovers by itself (amqplib's built-in recovery, retrying forever
  * with capped backoff). A channel that closes on its own (e.g. a channel-level protocol error)
@@ -49,6 +52,7 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
   // Channels of the current connection, closed one by one on shutdown: a graceful channel close
   // makes the broker process every ack sent on it first, a bare connection close does not.
   let channels = new Set<amqp.Channel>();
+  let lastFailure = { cause: '', at: 0 };
 
   const model = await amqp.connect(options.url, {
     clientProperties: { connection_name: options.connectionName },
@@ -86,6 +90,7 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
 
   model.on('connect', () => {
     connected = true;
+    lastFailure = { cause: '', at: 0 };
     logger.info('broker connected');
   });
   model.on('disconnect', (err: Error) => {
@@ -102,7 +107,17 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
           'restore the old setting or delete it (after draining it), then this service connects by itself',
       );
     } else {
-      logger.warn({ err }, 'broker connection attempt failed');
+      // Retried every few seconds for as long as the broker is away: one plain line when the cause
+      // changes, then a reminder a minute, never a stack (nothing in our code is wrong).
+      const cause = describeErrorCause(err) || err.message;
+      const now = Date.now();
+      if (cause !== lastFailure.cause || now - lastFailure.at >= CONNECT_FAILURE_REMINDER_MS) {
+        lastFailure = { cause, at: now };
+        logger.warn(
+          { amqpUrl: maskUrlPassword(options.url), cause, error: err.message },
+          `broker not reachable at AMQP_URL ${maskUrlPassword(options.url)} (${cause}); retrying`,
+        );
+      }
     }
   });
   model.on('error', (err: Error) => logger.warn({ err }, 'broker connection error'));

@@ -13,3 +13,4 @@ export * from './http-errors';
 export * from './text-rules';
 export * from './email-address';
 export * from './utf8-body';
+export * from './diagnostics';

@@ -1,39 +1,14 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import path from 'node:path';
 import { DEAD_LETTER_REASONS } from '../../services/mailer/src/domain/dead-letter-reasons';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
 import { deleteStackTopology, startTestStack, type TestStack } from '../helpers/stack';
+import { closedPort } from '../helpers/ports';
+import { DLQ_COMPILED, runDlqCli } from '../helpers/processes';
 
-/** The CLI as `npm run dlq` runs it: the compiled script (`npm run build`, or `npm test`, builds it). */
-const CLI = path.resolve(__dirname, '../../services/mailer/dist/entry-points/cli/dlq.js');
-
-function runCli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })),
-  );
-}
-
-/** A port on 127.0.0.1 that nothing listens on (taken from the OS, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const runCli = (args: string[], env: Record<string, string> = {}) => runDlqCli(args, env, { compiled: true });
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
+  if (!existsSync(DLQ_COMPILED)) throw new Error(`${DLQ_COMPILED} is missing: run "npm run build" first`);
 });
 
 describe('the dead-letter CLI (compiled, as a process)', () => {

@@ -1,6 +1,4 @@
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import { ADMIN_MAX_BODY_BYTES } from '../../services/mailer/src/entry-points/http/app';
 import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
@@ -10,6 +8,7 @@ import { startOrderApi, type RunningOrderApi } from '../../services/order-api/sr
 import { AMQP_URL, eventually } from '../helpers/broker';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
 import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
+import { capturingLogger } from '../helpers/logs';
 
 /**
  * What each service answers to requests that are too large, too slow or not HTTP, over a raw
@@ -60,17 +59,6 @@ function exchange(port: number, chunks: (string | Buffer)[]): Promise<RawAnswer>
   });
 }
 
-/** A pino logger whose JSON lines land in an array, to assert nothing was logged as an error. */
-function capturingLogger(service: string, lines: Record<string, unknown>[]) {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return pino({ level: 'debug', base: { service } }, sink);
-}
-
 describe('HTTP limits of both services', () => {
   const logs: Record<string, unknown>[] = [];
   const names = uniqueStackNames();
@@ -83,11 +71,11 @@ describe('HTTP limits of both services', () => {
     smtp = await startSmtpCatcher();
     mailer = await startMailer(
       loadMailerConfig(mailerEnv(names, smtp.url, { ...TIMEOUTS, ADMIN_TOKEN: TOKEN })),
-      capturingLogger('mailer', logs),
+      capturingLogger(logs, { service: 'mailer' }),
     );
     api = await startOrderApi(
       loadOrderApiConfig({ PORT: '0', AMQP_URL, ORDERS_EXCHANGE: names.exchange, ...TIMEOUTS }),
-      capturingLogger('order-api', logs),
+      capturingLogger(logs, { service: 'order-api' }),
     );
     await eventually(() => api.isReady() && mailer.isReady(), 15000, 'services ready');
   });

@@ -11,15 +11,7 @@ import { sampleOrder } from '../helpers/orders';
 import { spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpCatcher } from '../helpers/smtp-catcher';
 import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
-
-/** A port on 127.0.0.1 that nothing listens on (taken from the OS, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { closedPort } from '../helpers/ports';
 
 /** A TCP proxy from 127.0.0.1:`port` to the test PostgreSQL (127.0.0.1:5432): the database "arriving". */
 async function startPostgresProxy(port: number): Promise<{ close(): Promise<void> }> {

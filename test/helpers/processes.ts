@@ -3,6 +3,9 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 
+/** The compiled dead-letter CLI, the script `npm run dlq` runs. */
+export const DLQ_COMPILED = path.join(ROOT, 'services/mailer/dist/entry-points/cli/dlq.js');
+
 export interface ServiceProcess {
   child: ChildProcess;
   stdout: () => string;
@@ -29,20 +32,24 @@ export function spawnService(service: 'order-api' | 'mailer', env: Record<string
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-/** Runs the dead-letter CLI (`npm run dlq -- …`) from its source and returns what it printed. */
+/**
+ * Runs the dead-letter CLI (`npm run dlq -- …`) and returns what it printed: from its source by
+ * default, or `compiled` from `services/mailer/dist` exactly as `npm run dlq` runs it (needs
+ * `npm run build`, which `npm test` does first).
+ */
 export function runDlqCli(
   args: string[],
   env: Record<string, string> = {},
+  options: { compiled?: boolean } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'services/mailer/src/entry-points/cli/dlq.ts'), ...args],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const argv = options.compiled
+    ? [DLQ_COMPILED, ...args]
+    : ['--import', 'tsx', path.join(ROOT, 'services/mailer/src/entry-points/cli/dlq.ts'), ...args];
+  const child = spawn(process.execPath, argv, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import { startMailer } from '../../services/mailer/src/service';
 import { loadOrderApiConfig } from '../../services/order-api/src/config';
@@ -12,6 +10,7 @@ import { dropSchema } from '../helpers/database';
 import { postJson, sampleOrder } from '../helpers/orders';
 import { startSmtpCatcher } from '../helpers/smtp-catcher';
 import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
+import { capturingLogger } from '../helpers/logs';
 
 /** prom-client's default gauges named `*_total`, which promtool flags; the only exceptions we allow. */
 const KNOWN_DEFAULT_EXCEPTIONS = [
@@ -45,17 +44,6 @@ function cataloguedMetrics(): { both: string[]; 'order-api': string[]; mailer: s
   return { both: names('Both services'), 'order-api': names('Order API'), mailer: names('Mailer') };
 }
 
-/** A pino logger whose JSON lines land in an array, to assert on what the services log. */
-function capturingLogger(service: string, lines: Record<string, unknown>[]) {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return pino({ level: 'info', base: { service } }, sink);
-}
-
 describe('service metrics and logs', () => {
   const logs: Record<string, unknown>[] = [];
   const names = uniqueStackNames();
@@ -67,10 +55,13 @@ describe('service metrics and logs', () => {
 
   beforeAll(async () => {
     smtp = await startSmtpCatcher();
-    mailer = await startMailer(loadMailerConfig(mailerEnv(names, smtp.url)), capturingLogger('mailer', logs));
+    mailer = await startMailer(
+      loadMailerConfig(mailerEnv(names, smtp.url)),
+      capturingLogger(logs, { service: 'mailer', level: 'info' }),
+    );
     api = await startOrderApi(
       loadOrderApiConfig({ PORT: '0', AMQP_URL, ORDERS_EXCHANGE: names.exchange, LOG_LEVEL: 'info' }),
-      capturingLogger('order-api', logs),
+      capturingLogger(logs, { service: 'order-api', level: 'info' }),
     );
     apiUrl = `http://127.0.0.1:${api.port}`;
     mailerUrl = `http://127.0.0.1:${mailer.port}`;

@@ -130,21 +130,3 @@ export function shouldLogProblem(
 ): boolean {
   return last === null || last.problem !== problem || now - last.at >= reminderMs;
 }
-
-/**
- * `url` with its password (and any `password`-like query parameter) replaced by `***`, for logs;
- * host, port, user and database stay, as they are what an operator needs to fix it.
- */
-export function maskUrlPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (/pass/i.test(key)) parsed.searchParams.set(key, '***');
-    }
-    return parsed.toString();
-  } catch {
-    // Not parseable as a URL: mask whatever sits between `user:` and `@`.
-    return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
-  }
-}

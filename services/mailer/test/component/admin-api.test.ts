@@ -1,6 +1,4 @@
-import { Writable } from 'node:stream';
 import { Pool } from 'pg';
-import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AppError, ErrorCodes, listenHttp, type HttpServerHandle } from '@order-mail/shared';
 import { jsonOf } from '../../../../test/helpers/http';
@@ -20,6 +18,7 @@ import { loadMailerConfig } from '../../src/config';
 import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
 import { createMailerApp } from '../../src/entry-points/http/app';
 import { startMailer, type RunningMailer } from '../../src/service';
+import { capturingLogger } from '../../../../test/helpers/logs';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 
@@ -125,17 +124,6 @@ describe('mailer admin API', () => {
   });
 });
 
-/** A pino logger whose JSON lines land in an array, to assert what bad input does to the log. */
-function capturingLogger(lines: Record<string, unknown>[]) {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return pino({ level: 'debug', base: { service: 'mailer' } }, sink);
-}
-
 describe('mailer admin API, every path and query value it cannot use', () => {
   const logs: Record<string, unknown>[] = [];
   const names = uniqueStackNames();
@@ -148,7 +136,7 @@ describe('mailer admin API, every path and query value it cannot use', () => {
     // Real PostgreSQL and RabbitMQ: a value that slipped through would reach them.
     mailer = await startMailer(
       loadMailerConfig(mailerEnv(names, smtp.url, { ADMIN_TOKEN: TOKEN })),
-      capturingLogger(logs),
+      capturingLogger(logs, { service: 'mailer' }),
     );
     baseUrl = `http://127.0.0.1:${mailer.port}`;
     await eventually(() => mailer.isReady(), 15000, 'mailer ready');
@@ -237,6 +225,26 @@ describe('mailer admin API, every path and query value it cannot use', () => {
     expect(await jsonOf(res)).toMatchObject({ error: 'bad_request' });
   });
 
+  it.each([
+    [
+      'Latin-1 bytes without a charset',
+      'application/json',
+      Buffer.from('{"reason":"smtp_rejected","note":"caf\xe9"}', 'latin1'),
+      400,
+    ],
+    ['a reason nobody documents', 'application/json', Buffer.from('{"reason":"smtp_rejectd"}'), 400],
+    ['a UTF-16 charset', 'application/json; charset=utf-16', Buffer.from('{"all":true}', 'utf16le'), 415],
+  ])('when the replay body carries %s, then it answers %s', async (_name, type, body, status) => {
+    const res = await fetch(`${baseUrl}/dead-letters/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type },
+      body,
+    });
+
+    expect(res.status).toBe(status);
+    expect(await jsonOf(res)).toMatchObject({ error: status === 400 ? 'validation_failed' : 'unsupported_media_type' });
+  });
+
   it('when all of the above was asked, then nothing was logged as an error', () => {
     // Runs after the tables above (jest keeps the order): bad input is never a 500 or a stack.
     expect(logs.length).toBeGreaterThan(0);
@@ -260,7 +268,7 @@ describe('mailer admin API, every cause of a 503', () => {
       checks: [],
       ledger: { find: fail, list: fail } as unknown as PgDeliveryLedger,
       deadLetters: { list: fail, replay: fail },
-      logger: capturingLogger(logs),
+      logger: capturingLogger(logs, { service: 'mailer' }),
       retryAfterSeconds: 5,
     });
     http = await listenHttp(app, 0);
@@ -338,7 +346,7 @@ describe('mailer admin API, every cause of a 503', () => {
       checks: [],
       ledger: createPgDeliveryLedger(pool),
       deadLetters: { list: failing(brokerDown), replay: failing(brokerDown) },
-      logger: capturingLogger(logs),
+      logger: capturingLogger(logs, { service: 'mailer' }),
       retryAfterSeconds: 5,
     });
     const server = await listenHttp(app, 0);

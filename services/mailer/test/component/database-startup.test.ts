@@ -1,34 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { eventually } from '../../../../test/helpers/broker';
 import { dropSchema, query } from '../../../../test/helpers/database';
 import { createDatabase, migrateWhenReachable } from '../../src/adapters/db/database';
-
-type LogLine = Record<string, unknown> & { level: number; msg: string };
-
-function capturingLogger(lines: LogLine[]) {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  return pino({ level: 'debug' }, sink);
-}
-
-/** A port on 127.0.0.1 that nothing listens on (taken from the OS, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { capturingLogger, type LogLine } from '../../../../test/helpers/logs';
+import { closedPort } from '../../../../test/helpers/ports';
 
 const PASSWORD = 's3cret-never-logged';
 const suffix = () => randomBytes(4).toString('hex');

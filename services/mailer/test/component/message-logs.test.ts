@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
 import { connectTestBroker, eventually } from '../../../../test/helpers/broker';
 import { sampleOrder } from '../../../../test/helpers/orders';
@@ -8,18 +6,7 @@ import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smt
 import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../../../../test/helpers/stack';
 import { loadMailerConfig } from '../../src/config';
 import { startMailer, type RunningMailer } from '../../src/service';
-
-type LogLine = Record<string, unknown> & { msg: string };
-
-function capturingLogger(lines: LogLine[]) {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  return pino({ level: 'info' }, sink);
-}
+import { capturingLogger, type LogLine } from '../../../../test/helpers/logs';
 
 const validEvent = (orderId: string, eventId: string) =>
   JSON.stringify({
@@ -42,7 +29,7 @@ describe('log lines about a message that is dead-lettered, retried or held', () 
     smtp.behaviour = { rejectWith: { code: 451, message: 'try later' }, rejectCount: 1 };
     mailer = await startMailer(
       loadMailerConfig(mailerEnv(names, smtp.url, { LOG_LEVEL: 'info' })),
-      capturingLogger(lines),
+      capturingLogger(lines, { level: 'info' }),
     );
     await eventually(() => mailer.isReady(), 15000, 'mailer ready');
   });

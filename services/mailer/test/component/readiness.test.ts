@@ -1,7 +1,6 @@
 import { jsonOf } from '../../../../test/helpers/http';
 import { SMTPServer } from 'smtp-server';
 import { connectTestBroker, eventually } from '../../../../test/helpers/broker';
-import { createServer } from 'node:net';
 import { ledgerRow, metricValue, subjectOf } from '../../../../test/helpers/inspect';
 import { postJson, sampleOrder } from '../../../../test/helpers/orders';
 import { dropSchema } from '../../../../test/helpers/database';
@@ -15,15 +14,7 @@ import {
 } from '../../../../test/helpers/stack';
 import { loadMailerConfig } from '../../src/config';
 import { startMailer } from '../../src/service';
-
-/** A port on 127.0.0.1 that nothing listens on (taken from the OS, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { closedPort } from '../../../../test/helpers/ports';
 
 describe('mailer readiness', () => {
   it('when the broker, SMTP server and database are up, then /readyz reports each ready', async () => {

@@ -1,12 +1,11 @@
 import {
   classifyDatabaseError,
   databaseRetryDelayMs,
-  maskUrlPassword,
   shouldLogProblem,
   type DatabaseProblem,
   type DatabaseVerdict,
 } from '../../src/domain/database-problems';
-import { describeErrorCause } from '../../src/domain/error-cause';
+import { describeErrorCause, maskUrlPassword } from '@order-mail/shared';
 
 /** An error shaped like the ones pg and node:net raise (code, and for sockets address and port). */
 const errorWith = (message: string, fields: Record<string, unknown> = {}) => Object.assign(new Error(message), fields);

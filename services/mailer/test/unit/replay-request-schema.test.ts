@@ -4,6 +4,7 @@ describe('replayRequestSchema', () => {
   describe('when the request is valid', () => {
     it.each([
       ['a reason', { reason: 'smtp_rejected' }],
+      ['a reason the broker gives', { reason: 'delivery_limit' }],
       ['an smtpCode', { smtpCode: 550 }],
       ['all: true', { all: true }],
       ['a reason and an smtpCode', { reason: 'smtp_rejected', smtpCode: 550 }],
@@ -49,6 +50,8 @@ describe('replayRequestSchema', () => {
       ['smtpCode is not an integer', { smtpCode: 550.5 }],
       ['smtpCode is a string', { smtpCode: '550' }],
       ['the reason is empty', { reason: '' }],
+      ['the reason is not a documented one', { reason: 'smtp_rejectd' }],
+      ['the reason differs only in case', { reason: 'SMTP_REJECTED' }],
       ['limit is 0', { all: true, limit: 0 }],
       ['limit is above the maximum', { all: true, limit: 100_001 }],
       ['dryRun is a string', { all: true, dryRun: 'yes' }],

@@ -1,15 +1,13 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { AppError, ErrorCodes, type Logger } from '@order-mail/shared';
+import { AppError, describeErrorCause, ErrorCodes, maskUrlPassword, type Logger } from '@order-mail/shared';
 import {
   classifyDatabaseError,
   databaseRetryDelayMs,
-  maskUrlPassword,
   shouldLogProblem,
   type LoggedProblem,
 } from '../../domain/database-problems';
-import { describeErrorCause } from '../../domain/error-cause';
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../../migrations');
 

@@ -16,10 +16,12 @@ import {
   ORDER_CONFIRMED_EVENT_TYPE,
   parseOrThrow,
   type Logger,
+  verifyUtf8JsonBody,
   type ReadinessCheck,
 } from '@order-mail/shared';
 import type { PgDeliveryLedger } from '../../adapters/db/delivery-ledger-pg';
 import type { DeadLetterStore } from '../../adapters/broker/dead-letter-store';
+import { DEAD_LETTER_REASONS, isDeadLetterReason } from '../../domain/dead-letter-reasons';
 import { DELIVERY_STATUSES } from '../../domain/delivery-ledger';
 
 export interface MailerAppDeps {
@@ -94,7 +96,12 @@ function explainReplayFailure(err: unknown): unknown {
 
 export const replayRequestSchema = z
   .strictObject({
-    reason: z.string().min(1).max(100).optional(),
+    reason: z
+      .string()
+      .refine(isDeadLetterReason, {
+        message: `unknown reason: expected one of ${Object.keys(DEAD_LETTER_REASONS).join(', ')}`,
+      })
+      .optional(),
     smtpCode: z.number().int().min(100).max(599).optional(),
     all: z.literal(true).optional(),
     dryRun: z.boolean().default(false),
@@ -155,20 +162,25 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
     res.json({ ...(await deadLetters.list(page)), offset: page.offset, limit: page.limit });
   });
 
-  admin.post('/dead-letters/replay', requireJson, express.json({ limit: ADMIN_MAX_BODY_BYTES }), async (req, res) => {
-    parse(noQuery, req.query);
-    const request = parse(replayRequestSchema, req.body ?? {});
-    logger.info({ request }, 'dead-letter replay requested');
-    const result = await deadLetters
-      .replay(
-        { reason: request.reason, smtpCode: request.smtpCode, all: request.all },
-        { dryRun: request.dryRun, limit: request.limit },
-      )
-      .catch((err: unknown) => {
-        throw explainReplayFailure(err);
-      });
-    res.json(result);
-  });
+  admin.post(
+    '/dead-letters/replay',
+    requireJson,
+    express.json({ limit: ADMIN_MAX_BODY_BYTES, verify: verifyUtf8JsonBody }),
+    async (req, res) => {
+      parse(noQuery, req.query);
+      const request = parse(replayRequestSchema, req.body ?? {});
+      logger.info({ request }, 'dead-letter replay requested');
+      const result = await deadLetters
+        .replay(
+          { reason: request.reason, smtpCode: request.smtpCode, all: request.all },
+          { dryRun: request.dryRun, limit: request.limit },
+        )
+        .catch((err: unknown) => {
+          throw explainReplayFailure(err);
+        });
+      res.json(result);
+    },
+  );
 
   app.use(admin);
   app.use(notFoundHandler);

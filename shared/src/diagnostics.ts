@@ -1,0 +1,36 @@
+/** Pieces of error messages that operators read: what failed, where, without secrets. */
+
+/**
+ * The error's code and, for a socket error, the address it was about: `ECONNREFUSED 127.0.0.1:5432`,
+ * `3D000`, `ENOTFOUND db.internal`; empty when the error has no code.
+ */
+export function describeErrorCause(err: unknown): string {
+  const e = (err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err) as {
+    code?: unknown;
+    address?: unknown;
+    port?: unknown;
+    hostname?: unknown;
+  } | null;
+  if (!e || typeof e.code !== 'string') return '';
+  if (typeof e.address === 'string') return `${e.code} ${e.address}${e.port !== undefined ? `:${e.port}` : ''}`;
+  if (typeof e.hostname === 'string') return `${e.code} ${e.hostname}`;
+  return e.code;
+}
+
+/**
+ * `url` with its password (and any `password`-like query parameter) replaced by `***`, for logs;
+ * host, port, user and database stay, as they are what an operator needs to fix it.
+ */
+export function maskUrlPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/pass/i.test(key)) parsed.searchParams.set(key, '***');
+    }
+    return parsed.toString();
+  } catch {
+    // Not parseable as a URL: mask whatever sits between `user:` and `@`.
+    return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+  }
+}
