@@ -7,7 +7,7 @@
 # ---------------------------------------------------------------------------------------------
 # build: install everything (dev dependencies included) and compile TypeScript to dist/
 # ---------------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 
 # Manifests first, so the dependency layer is reused until they change.
@@ -26,7 +26,7 @@ RUN npm run build
 # ---------------------------------------------------------------------------------------------
 # runtime: production dependencies and compiled output only
 # ---------------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24.22.3-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 
@@ -54,19 +54,24 @@ RUN case "$SERVICE" in \
       order-api|mailer) ;; \
       *) echo "build argument SERVICE must be order-api or mailer, got '$SERVICE'" >&2; exit 1 ;; \
     esac
+# HOST: both services listen on 127.0.0.1 unless told otherwise, which in a container no other
+# container (nor a published port) can reach; every interface of the container instead.
 ENV SERVICE=${SERVICE} \
-    SERVICE_MAIN=/app/services/${SERVICE}/dist/main.js
+    SERVICE_MAIN=/app/services/${SERVICE}/dist/main.js \
+    HOST=0.0.0.0
 
 USER node
 
-# Documentation only; the port actually used is PORT (order-api 3000, mailer 3001 by default).
+# Documentation only; the port actually used is PORT (order-api 3000, mailer 3001 by default),
+# on HOST (0.0.0.0 above).
 EXPOSE 3000 3001
 
 # Both services stop gracefully on SIGTERM (shared/src/lifecycle.ts: runUntilSignal).
 STOPSIGNAL SIGTERM
 
 # /healthz says the process answers; it does not wait for RabbitMQ, SMTP or PostgreSQL (that is
-# /readyz). Both services listen without waiting for the broker; the mailer compiles its MJML
+# /readyz, which docker-compose.yml's healthchecks use instead). It asks 127.0.0.1, which HOST
+# 0.0.0.0 includes. Both services listen without waiting for the broker; the mailer compiles its MJML
 # templates and applies its database migrations first (so it needs PostgreSQL to start at all).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const p = process.env.PORT || (process.env.SERVICE === 'mailer' ? 3001 : 3000); fetch('http://127.0.0.1:' + p + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));"]

@@ -10,7 +10,7 @@ import { loadOrderApiConfig } from '../services/order-api/src/config';
 import { startOrderApi } from '../services/order-api/src/service';
 import { AMQP_URL } from '../test/helpers/broker';
 import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../test/helpers/stack';
-import { sampleOrder } from '../test/helpers/orders';
+import { bearer, sampleOrder, TEST_API_KEY_ENV } from '../test/helpers/orders';
 
 const ORDERS = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = Number(process.argv[3] ?? 50);
@@ -52,7 +52,15 @@ async function main(): Promise<void> {
   const env = { ...mailerEnv(names, smtpUrl), LOG_LEVEL: 'warn', PREFETCH: '50', SMTP_POOL_SIZE: '10' };
   const mailer = await startMailer(loadMailerConfig(env));
   const api = await startOrderApi(
-    loadOrderApiConfig({ PORT: '0', AMQP_URL, ORDERS_EXCHANGE: names.exchange, LOG_LEVEL: 'warn' }),
+    // A random key, as production has one; a limit no bench run reaches, so it measures the API, not the limit.
+    loadOrderApiConfig({
+      PORT: '0',
+      AMQP_URL,
+      ORDERS_EXCHANGE: names.exchange,
+      LOG_LEVEL: 'warn',
+      ...TEST_API_KEY_ENV,
+      ORDER_API_RATE_LIMIT: String(Number.MAX_SAFE_INTEGER),
+    }),
   );
   while (!api.isReady() || !mailer.isReady()) await new Promise((r) => setTimeout(r, 50));
   const apiUrl = `http://127.0.0.1:${api.port}/orders`;
@@ -71,7 +79,7 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const res = await fetch(apiUrl, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...bearer() },
           body: JSON.stringify(sampleOrder({ orderId })),
         });
         await res.arrayBuffer();

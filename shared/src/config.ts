@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AppError, ErrorCodes } from './errors';
 
@@ -21,6 +22,15 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessE
 
 /** Env var holding a TCP port; `0` lets the OS choose (tests use it). */
 export const portSchema = z.coerce.number().int().min(0).max(65535);
+
+/**
+ * Env var holding the address an HTTP server listens on: an IPv4 or IPv6 address, e.g.
+ * `127.0.0.1` (this host only, the default), `0.0.0.0` or `::` (every interface, as in a
+ * container). A host name is refused: it could resolve to an address nobody meant.
+ */
+export const hostSchema = z.string().refine((v) => isIP(v) !== 0, {
+  message: 'must be an IP address such as 127.0.0.1 (this host only), 0.0.0.0 or :: (every interface)',
+});
 
 export const logLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 

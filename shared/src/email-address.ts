@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { analyzeEmail } from '@hapi/address';
 import { findForbiddenCharacter } from './text-rules';
 
@@ -41,6 +41,13 @@ const NON_ASCII = /[^\x00-\x7f]/;
 // the validator below would refuse them too.
 const NOT_A_BARE_ADDRESS = /[\s"(),:;<>[\\\]]/;
 
+/** A label that is not `xn--…`, or one that decodes to Unicode which encodes back to the same label. */
+function isValidALabel(label: string): boolean {
+  if (!label.startsWith('xn--')) return true;
+  const unicode = domainToUnicode(label);
+  return unicode !== '' && !unicode.startsWith('xn--') && domainToASCII(unicode) === label;
+}
+
 /**
  * Checks an email address and returns its normalised ASCII form (domain converted to punycode and
  * lower-cased, see above), or a message saying why it is refused. Never throws.
@@ -68,9 +75,12 @@ export function normalizeEmailAddress(input: string): EmailAddressResult {
     return refuse('the domain must be a hostname: ASCII letters, digits, "-" and "." (or a domain name in Unicode)');
   }
   // UTS #46 processing: mapping (case folding, NFC, full-width forms), then punycode; '' if a label
-  // is not valid, including an `xn--` label that does not decode.
+  // is not valid. An `xn--` label that does not decode gives '' on Node 20 but passes unchanged on
+  // Node 24, so each such label must also decode and encode back to itself.
   const asciiDomain = domainToASCII(domain);
-  if (asciiDomain === '') return refuse(`the domain "${domain}" is not a valid internationalized domain name`);
+  if (asciiDomain === '' || !asciiDomain.split('.').every(isValidALabel)) {
+    return refuse(`the domain "${domain}" is not a valid internationalized domain name`);
+  }
 
   if (NON_ASCII.test(local)) {
     const wouldBeValid = analyzeEmail(`${local}@${asciiDomain}`, { allowUnicode: true }) === null;

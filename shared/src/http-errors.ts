@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { describeErrorCause } from './diagnostics';
 import { AppError, ErrorCodes, isAppError } from './errors';
 import type { Logger } from './logger';
 import { INVALID_UTF8_BODY_ERROR_TYPE } from './utf8-body';
@@ -123,7 +124,18 @@ export function createHttpErrorHandler(options: { logger: Logger; retryAfterSeco
         return send(status, { error, message: err.message, ...(err.details.length > 0 && { details: err.details }) });
       }
       if (UNAVAILABLE.has(err.code)) {
-        options.logger.warn({ err, correlationId }, 'request refused: a dependency is unavailable');
+        // Expected while a dependency is away (and already logged where it went away): the code,
+        // message and cause, without a stack.
+        const cause = (err as { cause?: unknown }).cause;
+        options.logger.warn(
+          {
+            code: err.code,
+            error: err.message,
+            ...(cause !== undefined && { cause: describeErrorCause(cause) || (cause as Error)?.message }),
+            correlationId,
+          },
+          'request refused: a dependency is unavailable',
+        );
         res.set('Retry-After', String(options.retryAfterSeconds));
         // Sent as raised: only the raiser knows what was done (a publish may be stored despite a
         // missing confirm), so each cause's message must say it; see README, "POST /orders".

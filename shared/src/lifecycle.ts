@@ -13,6 +13,8 @@ import { createLogger, type Logger } from './logger';
 export interface HttpServerHandle {
   server: Server;
   port: number;
+  /** Where it listens, e.g. `http://127.0.0.1:3000` or `http://[::]:3001`. */
+  url: string;
   /** Stops accepting connections, lets in-flight requests finish, closes idle keep-alive sockets. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -70,7 +72,8 @@ function rawJsonAnswer([status, error, message]: [number, string, string]): stri
 }
 
 /**
- * Starts an HTTP server for `app` on `port` (`0`: any free port) and resolves once it listens.
+ * Starts an HTTP server for `app` on `port` (`0`: any free port) and `host` (an IP address;
+ * Node's default, every interface, if absent) and resolves once it listens.
  *
  * - Requests that are too slow are cut off after `limits` (see `HttpLimits`); requests Node
  *   refuses before the app sees them (timeouts, malformed HTTP, headers over 16 KiB) get a JSON
@@ -85,27 +88,35 @@ function rawJsonAnswer([status, error, message]: [number, string, string]): stri
 export function listenHttp(
   app: RequestListener,
   port: number,
-  options: { limits?: HttpLimits; logger?: Logger } = {},
+  options: { limits?: HttpLimits; logger?: Logger; host?: string } = {},
 ): Promise<HttpServerHandle> {
   const { headersTimeoutMs, requestTimeoutMs } = options.limits ?? DEFAULT_HTTP_LIMITS;
-  const server = createServer(
-    {
-      headersTimeout: headersTimeoutMs,
-      requestTimeout: requestTimeoutMs,
-      connectionsCheckingInterval: Math.max(
-        10,
-        Math.min(MAX_CHECK_INTERVAL_MS, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)),
-      ),
-    },
-    app,
-  );
+  const server = createServer({
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(
+      10,
+      Math.min(MAX_CHECK_INTERVAL_MS, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)),
+    ),
+  });
+  // Registered before the app, so that it sees every answer, a synchronous one included.
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const declaresBody =
+      Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    const writeHead = res.writeHead;
+    // An answer sent before the body was read closes the connection (below): say so in its
+    // headers (RFC 9112 §9.6) rather than promise a keep-alive the server will not keep.
+    res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+      if (declaresBody && !req.complete && !this.headersSent) this.setHeader('Connection', 'close');
+      return writeHead.apply(this, args);
+    } as ServerResponse['writeHead'];
     res.once('finish', () => {
       // Node would keep reading (and discarding) the rest of the body to reuse the connection,
       // for as long as the client cares to send it.
       if (!req.complete) req.socket.destroySoon();
     });
   });
+  server.on('request', app);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const code = err.code ?? '';
     const answer = CLIENT_ERROR_ANSWERS[code] ?? MALFORMED_REQUEST;
@@ -119,11 +130,13 @@ export function listenHttp(
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => {
+    server.listen({ port, host: options.host }, () => {
       server.off('error', reject);
+      const bound = server.address() as AddressInfo;
       resolve({
         server,
-        port: (server.address() as AddressInfo).port,
+        port: bound.port,
+        url: `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`,
         close: (timeoutMs) =>
           new Promise<void>((done) => {
             const timer = setTimeout(() => {
@@ -149,6 +162,9 @@ export interface StoppableService {
   started?: Promise<unknown>;
 }
 
+/** An IP address as it appears before `:port`: IPv6 in brackets. */
+const formatAddress = (address: string) => (address.includes(':') ? `[${address}]` : address);
+
 /** Node's listen errors that a setting can cause, and how to say so. */
 const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'is already in use',
@@ -159,6 +175,7 @@ const LISTEN_ERRORS: Record<string, string> = {
 /**
  * One line saying why a service could not start, without a stack trace for what a user can cause:
  * - an AppError (e.g. invalid config): its message;
+ * - EADDRNOTAVAIL with a `HOST` in `config`: that HOST is not an address of this host;
  * - a listen error (EADDRINUSE, EACCES, EADDRNOTAVAIL) on a port: the setting that holds that
  *   port (the `config` key ending in `PORT` whose value it is; `PORT` if none), e.g.
  *   `PORT 3001 is already in use (EADDRINUSE [::]:3001)`;
@@ -167,10 +184,15 @@ const LISTEN_ERRORS: Record<string, string> = {
 export function describeStartupError(err: unknown, config?: Record<string, unknown>): string {
   if (isAppError(err)) return err.message;
   const e = err as { code?: unknown; port?: unknown; address?: unknown } | null;
+  // An address that is not this host's is the HOST setting's doing, whatever the port.
+  if (e?.code === 'EADDRNOTAVAIL' && typeof config?.HOST === 'string') {
+    const where = `${formatAddress(config.HOST)}${typeof e.port === 'number' ? `:${e.port}` : ''}`;
+    return `HOST ${config.HOST} is not an address of this host (EADDRNOTAVAIL ${where})`;
+  }
   if (typeof e?.code === 'string' && LISTEN_ERRORS[e.code] && typeof e.port === 'number') {
     const setting =
       Object.entries(config ?? {}).find(([key, value]) => /PORT$/.test(key) && Number(value) === e.port)?.[0] ?? 'PORT';
-    const address = typeof e.address === 'string' ? (e.address.includes(':') ? `[${e.address}]` : e.address) : '';
+    const address = typeof e.address === 'string' ? formatAddress(e.address) : '';
     return `${setting} ${e.port} ${LISTEN_ERRORS[e.code]} (${e.code} ${address ? `${address}:` : ''}${e.port})`;
   }
   return String((err as Error)?.stack ?? err);

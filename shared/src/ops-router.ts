@@ -5,6 +5,8 @@ export interface ReadinessCheck {
   name: string;
   /** `ready`, or what is wrong (`not_ready`, `auth_failed`, …). */
   status(): string;
+  /** Reported in `/readyz` but never makes the service unready (e.g. the order API's `auth: off`). */
+  informational?: boolean;
 }
 
 /** A check that is either `ready` or `not_ready`. */
@@ -22,8 +24,9 @@ export function createOpsRouter(options: { registry: Registry; checks: Readiness
     res.json({ status: 'ok' });
   });
   router.get('/readyz', (_req, res) => {
-    const checks = Object.fromEntries(options.checks.map((c) => [c.name, c.status()]));
-    const ready = Object.values(checks).every((v) => v === 'ready');
+    const statuses = options.checks.map((c) => [c, c.status()] as const);
+    const checks = Object.fromEntries(statuses.map(([c, status]) => [c.name, status]));
+    const ready = statuses.every(([c, status]) => c.informational === true || status === 'ready');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
   router.get('/metrics', async (_req, res, next) => {

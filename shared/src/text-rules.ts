@@ -27,6 +27,8 @@ export interface ForbiddenCharacter {
   codePoint: number;
   /** Index of the character in the string, in UTF-16 code units (what JavaScript's `String` counts). */
   index: number;
+  /** Its position for people: the how-manieth character (code point) it is, counting from 1. */
+  position: number;
   /** A sentence for API clients: which character, and why it is refused. */
   message: string;
 }
@@ -85,11 +87,13 @@ export function findForbiddenCharacter(value: string): ForbiddenCharacter | null
   if (!match) return null;
   const codePoint = match[0].codePointAt(0) as number;
   const described = describeCodePoint(codePoint);
+  const position = [...value.slice(0, match.index)].length + 1;
   const found = (kind: ForbiddenCharacterKind, why: string): ForbiddenCharacter => ({
     kind,
     codePoint,
     index: match.index,
-    message: `Contains ${described} at index ${match.index}: ${why}`,
+    position,
+    message: `Contains ${described} as character ${position}: ${why}`,
   });
   if (match[1] !== undefined)
     return found('control', 'control characters (line breaks, tabs, NUL, ESC, C1 controls) are not allowed');

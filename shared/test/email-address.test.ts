@@ -90,6 +90,8 @@ describe('normalizeEmailAddress', () => {
       ['an IPv4 address', 'ada@192.0.2.1', 'tld'],
       ['an invalid punycode label', 'ada@xn--zz.example', 'not a valid internationalized domain name'],
       ['an empty punycode label', 'ada@example.xn--', 'not a valid internationalized domain name'],
+      ['an invalid punycode top-level domain', 'ada@example.xn--zz', 'not a valid internationalized domain name'],
+      ['a punycode label of ASCII only', 'ada@xn--abc-.example', 'not a valid internationalized domain name'],
       [
         'a right-to-left label ending in Latin (RFC 5893 bidi rule)',
         'ada@\u05D0a.example',

@@ -73,7 +73,7 @@ describe('findForbiddenCharacter (single-line text)', () => {
     expect(forbidden?.message).toContain(describeCodePoint(codePoint));
   });
 
-  it('when there are several forbidden characters, then the first one is reported with its index', () => {
+  it('when there are several forbidden characters, then the first one is reported with its index and position', () => {
     // Act
     const forbidden = findForbiddenCharacter('Ada\u202E\u0000');
 
@@ -82,7 +82,20 @@ describe('findForbiddenCharacter (single-line text)', () => {
       kind: 'bidi-control',
       codePoint: 0x202e,
       index: 3,
-      message: expect.stringContaining('U+202E RIGHT-TO-LEFT OVERRIDE at index 3'),
+      position: 4,
+      message: expect.stringContaining('U+202E RIGHT-TO-LEFT OVERRIDE as character 4'),
+    });
+  });
+
+  it('when characters outside the BMP come first, then the position counts characters, not UTF-16 units', () => {
+    // Act
+    const forbidden = findForbiddenCharacter('👩\n');
+
+    // Assert
+    expect(forbidden).toMatchObject({
+      index: 2,
+      position: 2,
+      message: expect.stringContaining('LINE FEED as character 2'),
     });
   });
 });

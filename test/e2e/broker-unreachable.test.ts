@@ -3,6 +3,7 @@ import { dropSchema } from '../helpers/database';
 import { spawnService, type ServiceProcess } from '../helpers/processes';
 import { mailerEnv, uniqueStackNames } from '../helpers/stack';
 import { closedPort } from '../helpers/ports';
+import { TEST_API_KEY_ENV } from '../helpers/orders';
 
 const parseLines = (text: string) =>
   text
@@ -26,7 +27,7 @@ describe('a broker that cannot be reached at start-up, both services as real pro
       const env =
         service === 'mailer'
           ? { ...mailerEnv(names, 'smtp://127.0.0.1:1'), AMQP_URL: amqpUrl, LOG_LEVEL: 'info' }
-          : { PORT: '0', AMQP_URL: amqpUrl, LOG_LEVEL: 'info' };
+          : { PORT: '0', AMQP_URL: amqpUrl, LOG_LEVEL: 'info', ...TEST_API_KEY_ENV };
       let proc: ServiceProcess | undefined;
 
       try {

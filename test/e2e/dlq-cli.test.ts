@@ -1,7 +1,19 @@
 import { existsSync } from 'node:fs';
 import { DEAD_LETTER_REASONS } from '../../services/mailer/src/domain/dead-letter-reasons';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, startTestStack, type TestStack } from '../helpers/stack';
+import { eventually } from '../helpers/broker';
+import {
+  DLQ_CLI_ENV,
+  deleteStackTopology,
+  mailerEnv,
+  mailerQueueNamesFor,
+  startTestStack,
+  TEST_ADMIN_TOKEN,
+  uniqueStackNames,
+  type TestStack,
+} from '../helpers/stack';
+import { loadMailerConfig } from '../../services/mailer/src/config';
+import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
 import { closedPort } from '../helpers/ports';
 import { DLQ_COMPILED, runDlqCli } from '../helpers/processes';
 
@@ -96,7 +108,7 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
     it.each(['smtp_rejected', 'delivery_limit'])(
       'when replaying with the documented reason %s (dry run), then the mailer accepts it',
       async (reason) => {
-        const run = await runCli(['replay', '--reason', reason, '--dry-run', '--url', stack.mailerUrl]);
+        const run = await runCli(['replay', '--reason', reason, '--dry-run', '--url', stack.mailerUrl], DLQ_CLI_ENV);
 
         expect(run).toMatchObject({ code: 0, stderr: '' });
         expect(run.stdout).toBe('dry run: 0 of 0 dead letter(s) match; nothing moved\n');
@@ -109,9 +121,60 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
       [['replay', '--smtp-code', '550', '--limit', '100000', '--dry-run']],
       [['replay', '--all', '--limit', '1', '--dry-run', '--json']],
     ])('when the CLI accepts %p, then so does the mailer (the ranges agree)', async (args) => {
-      const run = await runCli([...args, '--url', stack.mailerUrl]);
+      const run = await runCli([...args, '--url', stack.mailerUrl], DLQ_CLI_ENV);
 
       expect(run).toMatchObject({ code: 0, stderr: '' });
+    });
+
+    it.each([
+      ['no token', [], {}, "No token was given: pass the mailer's ADMIN_TOKEN with --token or set ADMIN_TOKEN."],
+      ['a wrong --token', ['--token', 'not-the-admin-token-0123'], {}, "is not the mailer's ADMIN_TOKEN"],
+      ['a wrong ADMIN_TOKEN', [], { ADMIN_TOKEN: 'not-the-admin-token-0123' }, "is not the mailer's ADMIN_TOKEN"],
+    ])('when the CLI gives %s, then it exits 1 with the 401 and what to do', async (_case, extra, env, hint) => {
+      const run = await runCli(['list', '--url', stack.mailerUrl, ...extra], env);
+
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain('HTTP 401: A valid "Authorization: Bearer <ADMIN_TOKEN>" header is required\n');
+      expect(run.stderr).toContain(hint);
+      expect(run.stderr).not.toContain(TEST_ADMIN_TOKEN);
+    });
+
+    it('when the CLI gives the token with --token, then it is accepted like ADMIN_TOKEN', async () => {
+      const run = await runCli(['list', '--url', stack.mailerUrl, '--token', TEST_ADMIN_TOKEN]);
+
+      expect(run).toMatchObject({ code: 0, stderr: '', stdout: '0 dead letter(s)\n' });
+    });
+  });
+
+  describe('when the mailer runs without ADMIN_TOKEN', () => {
+    const names = uniqueStackNames();
+    let smtp: SmtpCatcher;
+    let mailer: RunningMailer;
+    beforeAll(async () => {
+      smtp = await startSmtpCatcher();
+      mailer = await startMailer(loadMailerConfig(mailerEnv(names, smtp.url, { ADMIN_TOKEN: '' })));
+      await eventually(() => mailer.isReady(), 15000, 'mailer ready');
+    });
+    afterAll(async () => {
+      await mailer.stop();
+      await deleteStackTopology({ ...names, queues: mailerQueueNamesFor(names) });
+      await smtp.close();
+    });
+
+    it.each([
+      [['list'], {}],
+      [['replay', '--all', '--dry-run'], { ADMIN_TOKEN: TEST_ADMIN_TOKEN }],
+    ])('when the CLI runs %p (token: %p), then it exits 1 saying how to enable the admin API', async (args, env) => {
+      const run = await runCli([...args, '--url', `http://127.0.0.1:${mailer.port}`], env);
+
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^HTTP 403: The admin API is off: set ADMIN_TOKEN /);
+      expect(run.stderr).toContain(
+        'The mailer was started without ADMIN_TOKEN. Restart it with ADMIN_TOKEN set (e.g. to the output of ' +
+          '`openssl rand -hex 32`), then give the same token here with --token or ADMIN_TOKEN.\n',
+      );
     });
   });
 });

@@ -9,6 +9,7 @@ import { AMQP_URL, eventually } from '../helpers/broker';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
 import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
 import { capturingLogger } from '../helpers/logs';
+import { bearer, TEST_API_KEY_ENV } from '../helpers/orders';
 
 /**
  * What each service answers to requests that are too large, too slow or not HTTP, over a raw
@@ -74,7 +75,7 @@ describe('HTTP limits of both services', () => {
       capturingLogger(logs, { service: 'mailer' }),
     );
     api = await startOrderApi(
-      loadOrderApiConfig({ PORT: '0', AMQP_URL, ORDERS_EXCHANGE: names.exchange, ...TIMEOUTS }),
+      loadOrderApiConfig({ PORT: '0', AMQP_URL, ORDERS_EXCHANGE: names.exchange, ...TIMEOUTS, ...TEST_API_KEY_ENV }),
       capturingLogger(logs, { service: 'order-api' }),
     );
     await eventually(() => api.isReady() && mailer.isReady(), 15000, 'services ready');
@@ -99,6 +100,7 @@ describe('HTTP limits of both services', () => {
 
   describe('when a request declares a body over the limit (Content-Length) and sends none of it', () => {
     it.each([
+      // Before authentication (no key), yet the answer is about the body.
       ['order-api', 'POST /orders', MAX_BODY_BYTES, { 'Content-Type': 'application/json' }],
       ['order-api', 'POST /orders', MAX_BODY_BYTES, { 'Content-Type': 'text/plain' }],
       ['order-api', 'GET /healthz', MAX_BODY_BYTES, {}],
@@ -126,7 +128,7 @@ describe('HTTP limits of both services', () => {
 
   describe('when a chunked body (no Content-Length) goes over the limit', () => {
     it.each([
-      ['order-api', 'POST /orders', MAX_BODY_BYTES, {}],
+      ['order-api', 'POST /orders', MAX_BODY_BYTES, bearer()],
       ['mailer', 'POST /dead-letters/replay', ADMIN_MAX_BODY_BYTES, { Authorization: `Bearer ${TOKEN}` }],
     ] as const)('then %s answers %s with 413 JSON once the body has arrived', async (service, route, limit, auth) => {
       const body = `{"x":"${'a'.repeat(limit)}"}`;
@@ -160,7 +162,7 @@ describe('HTTP limits of both services', () => {
 
   describe('when the body does not arrive within HTTP_REQUEST_TIMEOUT_MS', () => {
     it.each([
-      ['order-api', 'POST /orders', {}],
+      ['order-api', 'POST /orders', bearer()],
       ['mailer', 'POST /dead-letters/replay', { Authorization: `Bearer ${TOKEN}` }],
     ] as const)('then %s answers %s with 408 JSON and closes the connection', async (service, route, auth) => {
       const answer = await exchange(port(service), [
@@ -174,14 +176,14 @@ describe('HTTP limits of both services', () => {
     });
 
     it.each([
-      ['order-api', 'POST /orders', MAX_BODY_BYTES],
-      ['mailer', 'POST /dead-letters/replay', ADMIN_MAX_BODY_BYTES],
+      ['order-api', 'POST /orders', MAX_BODY_BYTES, bearer()],
+      ['mailer', 'POST /dead-letters/replay', ADMIN_MAX_BODY_BYTES, { Authorization: `Bearer ${TOKEN}` }],
     ] as const)(
       'then %s answers %s declaring exactly the limit with 408, not 413 (the limit is inclusive)',
-      async (service, route, limit) => {
+      async (service, route, limit, auth) => {
         const answer = await exchange(port(service), [
           head(`${route} HTTP/1.1`, {
-            Authorization: `Bearer ${TOKEN}`,
+            ...auth,
             'Content-Type': 'application/json',
             'Content-Length': limit,
           }),
@@ -194,7 +196,9 @@ describe('HTTP limits of both services', () => {
 
   describe('when an answer goes out before the body was read', () => {
     it.each([
-      ['order-api', 'POST /orders', 415, { 'Content-Type': 'text/plain' }],
+      ['order-api', 'POST /orders', 415, { 'Content-Type': 'text/plain', ...bearer() }],
+      ['order-api', 'POST /orders', 401, { 'Content-Type': 'application/json' }],
+      ['order-api', 'POST /orders', 401, { 'Content-Type': 'application/json', ...bearer('w'.repeat(64)) }],
       ['mailer', 'POST /dead-letters/replay', 401, { 'Content-Type': 'application/json' }],
     ] as const)(
       'then %s closes the connection after answering %s with %s, without waiting for the body',
@@ -205,6 +209,8 @@ describe('HTTP limits of both services', () => {
 
         // Had the connection stayed open for the body, the request timeout would add a 408.
         expect(answer.statuses).toEqual([status]);
+        // And the answer says so, rather than promising a keep-alive.
+        expect(answer.headers.connection).toBe('close');
       },
     );
   });

@@ -7,7 +7,7 @@ import { AMQP_URL, connectTestBroker, eventually } from '../helpers/broker';
 import { query } from '../helpers/database';
 import { subjectOf } from '../helpers/inspect';
 import { uniqueName } from '../helpers/names';
-import { sampleOrder } from '../helpers/orders';
+import { sampleOrder, TEST_API_KEY_ENV } from '../helpers/orders';
 import { spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpCatcher } from '../helpers/smtp-catcher';
 import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
@@ -191,7 +191,13 @@ describe('start-up failures a user can cause (real processes)', () => {
     {
       name: "the order API's PORT is taken",
       service: 'order-api',
-      env: (port) => ({ PORT: String(port), AMQP_URL, ORDERS_EXCHANGE: uniqueName('orders'), LOG_LEVEL: 'silent' }),
+      env: (port) => ({
+        PORT: String(port),
+        AMQP_URL,
+        ORDERS_EXCHANGE: uniqueName('orders'),
+        LOG_LEVEL: 'silent',
+        ...TEST_API_KEY_ENV,
+      }),
       stderr: (port) =>
         new RegExp(`^order-api failed to start: PORT ${port} is already in use \\(EADDRINUSE .+:${port}\\)$`),
     },

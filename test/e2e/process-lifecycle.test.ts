@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
 import { AMQP_URL, connectTestBroker, eventually } from '../helpers/broker';
 import { uniqueName } from '../helpers/names';
-import { sampleOrder } from '../helpers/orders';
+import { sampleOrder, TEST_API_KEY_ENV } from '../helpers/orders';
 import { spawnService } from '../helpers/processes';
 import { startSmtpCatcher } from '../helpers/smtp-catcher';
 import { query } from '../helpers/database';
@@ -21,7 +21,7 @@ describe('service processes', () => {
 
   it('when the order API gets SIGTERM, then it stops and exits 0', async () => {
     const exchange = uniqueName('orders');
-    const proc = spawnService('order-api', { PORT: '0', AMQP_URL, ORDERS_EXCHANGE: exchange });
+    const proc = spawnService('order-api', { PORT: '0', AMQP_URL, ORDERS_EXCHANGE: exchange, ...TEST_API_KEY_ENV });
     await eventually(() => proc.stdout().includes('broker connected'), 15000, 'order API connected');
 
     proc.child.kill('SIGTERM');

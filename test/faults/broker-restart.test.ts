@@ -6,7 +6,7 @@ import { loadOrderApiConfig } from '../../services/order-api/src/config';
 import { startOrderApi, type RunningOrderApi } from '../../services/order-api/src/service';
 import { eventually } from '../helpers/broker';
 import { dropSchema, query } from '../helpers/database';
-import { postJson, sampleOrder } from '../helpers/orders';
+import { postJson, sampleOrder, TEST_API_KEY_ENV } from '../helpers/orders';
 import { startPrivateBroker, type PrivateBroker } from '../helpers/private-broker';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
 import { mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
@@ -56,6 +56,7 @@ describe('broker restart', () => {
         ORDERS_EXCHANGE: names.exchange,
         LOG_LEVEL,
         PUBLISH_CONFIRM_TIMEOUT_MS: '2000',
+        ...TEST_API_KEY_ENV,
       }),
     );
     await eventually(() => Boolean(mailer?.isReady() && api?.isReady()), 15000, 'both services ready');

@@ -5,7 +5,7 @@ import { ledgerRow, subjectOf } from '../helpers/inspect';
 import { postJson, sampleOrder } from '../helpers/orders';
 import { runDlqCli } from '../helpers/processes';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, startTestStack, type TestStack } from '../helpers/stack';
+import { ADMIN_AUTH, DLQ_CLI_ENV, deleteStackTopology, startTestStack, type TestStack } from '../helpers/stack';
 
 describe('replaying dead letters', () => {
   let smtp: SmtpCatcher;
@@ -39,8 +39,11 @@ describe('replaying dead letters', () => {
     smtp.behaviour = {};
 
     // Act 1: look, then dry run from the CLI
-    const listed = await runDlqCli(['list', '--url', stack.mailerUrl]);
-    const dryRun = await runDlqCli(['replay', '--smtp-code', '550', '--dry-run', '--url', stack.mailerUrl]);
+    const listed = await runDlqCli(['list', '--url', stack.mailerUrl], DLQ_CLI_ENV);
+    const dryRun = await runDlqCli(
+      ['replay', '--smtp-code', '550', '--dry-run', '--url', stack.mailerUrl],
+      DLQ_CLI_ENV,
+    );
 
     // Assert 1: listing and the dry run consumed nothing
     expect(listed.code).toBe(0);
@@ -54,7 +57,7 @@ describe('replaying dead letters', () => {
     // Act 2: replay for real through the admin API
     const res = await fetch(`${stack.mailerUrl}/dead-letters/replay`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...ADMIN_AUTH, 'content-type': 'application/json' },
       body: JSON.stringify({ smtpCode: 550 }),
     });
 
@@ -68,17 +71,17 @@ describe('replaying dead letters', () => {
       expect(await ledgerRow(stack.names.schema, orderId)).toMatchObject({ status: 'sent', attempts: 2 });
     }
     expect(await dlqDepth()).toBe(1);
-    const [left] = (await jsonOf(fetch(`${stack.mailerUrl}/dead-letters`))).messages;
+    const [left] = (await jsonOf(fetch(`${stack.mailerUrl}/dead-letters`, { headers: ADMIN_AUTH }))).messages;
     expect(left).toMatchObject({ messageId: 'poison', reason: 'invalid_event' });
   });
 
   it('when the remaining dead letter is replayed with --all and fails again, then it is back in the DLQ (not lost) with a fresh attempt count', async () => {
-    const replay = await runDlqCli(['replay', '--all', '--url', stack.mailerUrl]);
+    const replay = await runDlqCli(['replay', '--all', '--url', stack.mailerUrl], DLQ_CLI_ENV);
 
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain('moved 1 of 1 matching dead letter(s)');
     await eventually(async () => (await dlqDepth()) === 1, 10000, 'the poison message back in the DLQ');
-    const body = await jsonOf(fetch(`${stack.mailerUrl}/dead-letters`));
+    const body = await jsonOf(fetch(`${stack.mailerUrl}/dead-letters`, { headers: ADMIN_AUTH }));
     expect(body.messages[0]).toMatchObject({ messageId: 'poison', reason: 'invalid_event', attempts: 0 });
   });
 
@@ -115,8 +118,8 @@ describe('replaying dead letters', () => {
     smtp.behaviour = { rejectWith: { code: 451, message: 'Try later' }, rejectCount: 1 };
 
     // Act
-    const listed = await jsonOf(fetch(`${stack.mailerUrl}/dead-letters`));
-    const replay = await runDlqCli(['replay', '--reason', 'delivery_limit', '--url', stack.mailerUrl]);
+    const listed = await jsonOf(fetch(`${stack.mailerUrl}/dead-letters`, { headers: ADMIN_AUTH }));
+    const replay = await runDlqCli(['replay', '--reason', 'delivery_limit', '--url', stack.mailerUrl], DLQ_CLI_ENV);
 
     // Assert: it went through a retry queue and back, and was delivered
     expect(listed.messages[0]).toMatchObject({ orderId: 'F8-limit', reason: 'delivery_limit' });
@@ -129,13 +132,13 @@ describe('replaying dead letters', () => {
   it('when the replay request has no filter, then the API answers 400 and the CLI exits non-zero naming the problem', async () => {
     const res = await fetch(`${stack.mailerUrl}/dead-letters/replay`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...ADMIN_AUTH, 'content-type': 'application/json' },
       body: JSON.stringify({ dryRun: true }),
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'validation_failed' });
 
-    const cli = await runDlqCli(['replay', '--url', stack.mailerUrl]);
+    const cli = await runDlqCli(['replay', '--url', stack.mailerUrl], DLQ_CLI_ENV);
     expect(cli.code).toBe(1);
     expect(cli.stderr).toContain('HTTP 400');
     expect(cli.stderr).toContain('give a filter');

@@ -1,4 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import type { OrderInput } from '@order-mail/shared';
+
+/**
+ * The key every order API a test starts accepts (`TEST_API_KEY_ENV` puts it in ORDER_API_KEYS),
+ * random for each test file; `postJson` sends it to `/orders` unless told otherwise.
+ */
+export const TEST_API_KEY = randomBytes(32).toString('hex');
+
+/** The order API's key settings for tests: ORDER_API_KEYS holding `TEST_API_KEY`. */
+export const TEST_API_KEY_ENV = { ORDER_API_KEYS: TEST_API_KEY } as const;
+
+/** `Authorization: Bearer <key>` (RFC 6750 §2.1), `TEST_API_KEY` by default. */
+export function bearer(key: string = TEST_API_KEY): { authorization: string } {
+  return { authorization: `Bearer ${key}` };
+}
 
 export function sampleOrder(overrides: Partial<OrderInput> = {}): OrderInput {
   return {
@@ -13,10 +28,20 @@ export function sampleOrder(overrides: Partial<OrderInput> = {}): OrderInput {
   };
 }
 
+/**
+ * POSTs `body` as JSON (a string is sent as is). To `/orders` it sends `TEST_API_KEY` as a Bearer
+ * token, unless `headers` has an `Authorization` of its own (any case), so every test that posts
+ * orders to an API started with `TEST_API_KEY_ENV` is authenticated without saying so.
+ */
 export function postJson(baseUrl: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const hasAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
   return fetch(`${baseUrl}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: {
+      'content-type': 'application/json',
+      ...(path === '/orders' && !hasAuthorization && bearer()),
+      ...headers,
+    },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }

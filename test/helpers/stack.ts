@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Logger } from '@order-mail/shared';
 import { mailerQueueNames } from '../../services/mailer/src/adapters/broker/mailer-topology';
 import { loadMailerConfig, type MailerConfig } from '../../services/mailer/src/config';
 import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
@@ -7,6 +8,7 @@ import { startOrderApi, type RunningOrderApi } from '../../services/order-api/sr
 import { AMQP_URL, connectTestBroker, eventually } from './broker';
 import { DATABASE_URL, dropSchema } from './database';
 import { uniqueName } from './names';
+import { postJson, TEST_API_KEY, TEST_API_KEY_ENV } from './orders';
 
 export interface StackNames {
   exchange: string;
@@ -25,6 +27,10 @@ export interface TestStack {
   mailer: RunningMailer;
   apiUrl: string;
   mailerUrl: string;
+  /** `TEST_API_KEY`, which the order API accepts unless `env` sets ORDER_API_KEYS or ORDER_API_AUTH=off. */
+  apiKey: string;
+  /** POSTs `order` to the order API's `/orders` with `apiKey` (or the `authorization` in `headers`). */
+  postOrder(order: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Stops both services and deletes this stack's queues and exchanges. */
   stop(): Promise<void>;
 }
@@ -50,7 +56,19 @@ export function uniqueStackNames(): Omit<StackNames, 'queues'> {
   };
 }
 
-/** The mailer's environment for a test: its own names, fast timings, quiet logs. */
+/**
+ * The admin token `mailerEnv` gives every test mailer (the admin API is off without one); a test
+ * that needs it off passes `ADMIN_TOKEN: ''` (blank means unset).
+ */
+export const TEST_ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
+
+/** The header the admin API and `npm run dlq` (as `ADMIN_TOKEN`) need with `TEST_ADMIN_TOKEN`. */
+export const ADMIN_AUTH = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+
+/** The environment `npm run dlq` needs to reach a test mailer's admin API. */
+export const DLQ_CLI_ENV = { ADMIN_TOKEN: TEST_ADMIN_TOKEN };
+
+/** The mailer's environment for a test: its own names, fast timings, quiet logs, the admin token. */
 export function mailerEnv(names: Omit<StackNames, 'queues'>, smtpUrl: string, env: Record<string, string> = {}) {
   return {
     AMQP_URL,
@@ -64,6 +82,7 @@ export function mailerEnv(names: Omit<StackNames, 'queues'>, smtpUrl: string, en
     DATABASE_SCHEMA: names.schema,
     SMTP_URL: smtpUrl,
     MAIL_FROM: 'Test Shop <orders@shop.example>',
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     ...FAST_MAILER_ENV,
     ...env,
   };
@@ -85,23 +104,42 @@ export function mailerQueueNamesFor(names: Omit<StackNames, 'queues'>, env: Reco
 }
 
 /** Both services in-process, on port 0, on exchange, queue and schema names of their own. */
-export async function startTestStack(options: { smtpUrl: string; env?: Record<string, string> }): Promise<TestStack> {
+export async function startTestStack(options: {
+  smtpUrl: string;
+  env?: Record<string, string>;
+  /** The mailer's logger (e.g. a capturing one); its own, silent by default. */
+  mailerLogger?: Logger;
+}): Promise<TestStack> {
   const base = uniqueStackNames();
   const mailerConfig = loadMailerConfig(mailerEnv(base, options.smtpUrl, options.env));
   const names: StackNames = { ...base, queues: mailerQueueNamesFor(base, options.env) };
-  const common = { AMQP_URL, ORDERS_EXCHANGE: names.exchange, LOG_LEVEL: 'silent', PORT: '0', ...options.env };
+  // The key unless the test switches authentication off or brings keys of its own.
+  const keys = options.env?.ORDER_API_AUTH === 'off' ? {} : TEST_API_KEY_ENV;
+  const common: Record<string, string> = {
+    AMQP_URL,
+    ORDERS_EXCHANGE: names.exchange,
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    ...keys,
+    ...options.env,
+  };
   // The mailer first: it declares the queue the API's mandatory publishes must reach.
-  const mailer = await startMailer(mailerConfig);
+  const mailer = await startMailer(mailerConfig, options.mailerLogger);
   const api = await startOrderApi(loadOrderApiConfig(common));
   await eventually(() => mailer.isReady() && api.isReady(), 15000, 'both services ready');
   let stopped = false;
+  const apiUrl = `http://127.0.0.1:${api.port}`;
+  const apiKey = TEST_API_KEY;
   return {
     names,
     mailerConfig,
     api,
     mailer,
-    apiUrl: `http://127.0.0.1:${api.port}`,
+    apiUrl,
     mailerUrl: `http://127.0.0.1:${mailer.port}`,
+    apiKey,
+    postOrder: (order, headers = {}) =>
+      postJson(apiUrl, '/orders', order, { authorization: `Bearer ${apiKey}`, ...headers }),
     async stop() {
       if (!stopped) {
         stopped = true;

@@ -7,7 +7,8 @@ import { loadOrderApiConfig } from '../../services/order-api/src/config';
 import { startOrderApi } from '../../services/order-api/src/service';
 import { AMQP_URL, eventually } from '../helpers/broker';
 import { dropSchema } from '../helpers/database';
-import { postJson, sampleOrder } from '../helpers/orders';
+import { postJson, sampleOrder, TEST_API_KEY, TEST_API_KEY_ENV } from '../helpers/orders';
+import { apiKeyOf } from '../../services/order-api/src/domain/api-keys';
 import { startSmtpCatcher } from '../helpers/smtp-catcher';
 import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
 import { capturingLogger } from '../helpers/logs';
@@ -60,7 +61,13 @@ describe('service metrics and logs', () => {
       capturingLogger(logs, { service: 'mailer', level: 'info' }),
     );
     api = await startOrderApi(
-      loadOrderApiConfig({ PORT: '0', AMQP_URL, ORDERS_EXCHANGE: names.exchange, LOG_LEVEL: 'info' }),
+      loadOrderApiConfig({
+        PORT: '0',
+        AMQP_URL,
+        ORDERS_EXCHANGE: names.exchange,
+        LOG_LEVEL: 'info',
+        ...TEST_API_KEY_ENV,
+      }),
       capturingLogger(logs, { service: 'order-api', level: 'info' }),
     );
     apiUrl = `http://127.0.0.1:${api.port}`;
@@ -72,6 +79,7 @@ describe('service metrics and logs', () => {
     expect(res.status).toBe(202);
     await smtp.waitForMails(1);
     await postJson(apiUrl, '/orders', { nonsense: true });
+    await postJson(apiUrl, '/orders', sampleOrder(), { authorization: `Bearer ${'w'.repeat(40)}` });
   });
 
   afterAll(async () => {
@@ -120,7 +128,10 @@ describe('service metrics and logs', () => {
     const api = await (await fetch(`${apiUrl}/metrics`)).text();
     const mail = await (await fetch(`${mailerUrl}/metrics`)).text();
 
-    expect(api).toMatch(/^orders_accepted_total\{service="order-api"\} 1$/m);
+    expect(api).toMatch(
+      new RegExp(`^orders_accepted_total\\{key_id="${apiKeyOf(TEST_API_KEY).id}",service="order-api"\\} 1$`, 'm'),
+    );
+    expect(api).toMatch(/^http_requests_total\{method="POST",route="\/orders",status="401",service="order-api"\} 1$/m);
     expect(api).toMatch(/^order_events_published_total\{result="confirmed",service="order-api"\} 1$/m);
     expect(api).toMatch(/^order_events_published_total\{result="timeout",service="order-api"\} 0$/m);
     expect(api).toMatch(/^http_requests_total\{method="POST",route="\/orders",status="400",service="order-api"\} 1$/m);
@@ -137,7 +148,11 @@ describe('service metrics and logs', () => {
     const accepted = logs.find((l) => l.service === 'order-api' && l.msg === 'order accepted');
     const sent = logs.find((l) => l.service === 'mailer' && l.msg === 'email sent');
 
-    expect(accepted).toMatchObject({ orderId: 'MET-secret-7', correlationId: 'corr-metrics-1' });
+    expect(accepted).toMatchObject({
+      orderId: 'MET-secret-7',
+      correlationId: 'corr-metrics-1',
+      keyId: apiKeyOf(TEST_API_KEY).id,
+    });
     expect(sent).toMatchObject({
       orderId: 'MET-secret-7',
       eventId: accepted?.eventId,
@@ -146,5 +161,12 @@ describe('service metrics and logs', () => {
       recipient: 'a***@example.com',
     });
     expect(JSON.stringify(logs)).not.toContain('ada@example.com');
+  });
+
+  it('when orders are posted with a key and with a wrong one, then neither key appears in a log line or a metric', async () => {
+    const text = (await (await fetch(`${apiUrl}/metrics`)).text()) + JSON.stringify(logs);
+
+    expect(text).not.toContain(TEST_API_KEY);
+    expect(text).not.toContain('w'.repeat(40));
   });
 });

@@ -9,6 +9,7 @@ import {
   logLevelSchema,
   parseConfig,
   portSchema,
+  hostSchema,
 } from '@order-mail/shared';
 
 const DURATION_PATTERN = /^(\d+)(ms|s|m|h)?$/;
@@ -40,6 +41,11 @@ export const mailerConfigSchema = z
   .object({
     /** HTTP port for health, readiness and metrics. */
     PORT: portSchema.default(3001),
+    /**
+     * Address the HTTP server listens on: `127.0.0.1` (this host only) by default; `0.0.0.0` or
+     * `::` for every interface (the images and the compose file set `0.0.0.0`).
+     */
+    HOST: hostSchema.default('127.0.0.1'),
     /** RabbitMQ connection URL. */
     AMQP_URL: amqpUrlSchema.default('amqp://guest:guest@127.0.0.1:5672'),
     /** Durable topic exchange that order events are published to. */
@@ -78,7 +84,10 @@ export const mailerConfigSchema = z
       .default('mailer'),
     /** Dead letters moved back to the work queue per second during a replay. */
     REPLAY_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(50),
-    /** If set, the admin API (/deliveries, /dead-letters) requires `Authorization: Bearer <token>`. */
+    /**
+     * Bearer token of the admin API (/deliveries, /dead-letters): `Authorization: Bearer <token>`.
+     * Unset, the admin API is off (403 `admin_api_disabled`); health, readiness and metrics stay open.
+     */
     ADMIN_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
     /** Test-only fault injection, off unless set: pause this long between recording a sent email and acking it. */
     FAULT_PAUSE_BEFORE_ACK_MS: durationMsSchema.optional(),

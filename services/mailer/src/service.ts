@@ -5,6 +5,7 @@ import {
   createUpGauge,
   ErrorCodes,
   listenHttp,
+  maskUrlPassword,
   readinessCheck,
   type Logger,
 } from '@order-mail/shared';
@@ -78,11 +79,19 @@ export async function startMailer(
   const checkSmtp = () =>
     (smtpCheck ??= (async () => {
       const before = smtpChecked ? transport.state() : null;
+      const smtpUrl = maskUrlPassword(config.SMTP_URL);
       try {
         await transport.verify();
+        if (before !== null && before !== 'ready')
+          logger.info({ setting: 'SMTP_URL', smtpUrl }, 'SMTP server usable again');
       } catch (err) {
         const state = transport.state();
-        const fields = { setting: 'SMTP_URL', error: (err as Error).message, code: (err as { code?: unknown }).code };
+        const fields = {
+          setting: 'SMTP_URL',
+          smtpUrl,
+          error: (err as Error).message,
+          code: (err as { code?: unknown }).code,
+        };
         if (state === before) logger.debug(fields, 'SMTP server still not usable');
         else if (state === 'auth_failed') logger.error(fields, 'SMTP server refused our credentials');
         else logger.warn(fields, 'SMTP server not reachable');
@@ -179,8 +188,19 @@ export async function startMailer(
   const http = await listenHttp(app, config.PORT, {
     limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS },
     logger,
+    host: config.HOST,
   });
-  logger.info({ port: http.port, queue: config.MAILER_QUEUE }, 'mailer listening');
+  // Where it listens, and whether the admin API is on (never the token itself).
+  logger.info(
+    {
+      host: config.HOST,
+      port: http.port,
+      url: http.url,
+      queue: config.MAILER_QUEUE,
+      adminApi: config.ADMIN_TOKEN ? 'on' : 'off (ADMIN_TOKEN is not set)',
+    },
+    'mailer listening',
+  );
 
   // Checked now, then: SMTP every few seconds while not ready and every SMTP_CHECK_INTERVAL_MS while
   // ready (so a server that went away is noticed before the next order is); the database every few seconds.

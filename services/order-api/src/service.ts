@@ -1,5 +1,5 @@
 import { createLogger, createMetricsRegistry, createUpGauge, listenHttp, type Logger } from '@order-mail/shared';
-import { createOrderApiMetrics } from './adapters/metrics/order-api-metrics';
+import { createOrderApiMetrics, NO_KEY_ID } from './adapters/metrics/order-api-metrics';
 import type { OrderApiConfig } from './config';
 import { createOrderEventPublisher } from './adapters/broker/order-event-publisher';
 import { createOrderApiApp } from './entry-points/http/app';
@@ -16,8 +16,21 @@ export async function startOrderApi(
   config: OrderApiConfig,
   logger: Logger = createLogger({ service: 'order-api', level: config.LOG_LEVEL }),
 ): Promise<RunningOrderApi> {
+  const apiKeys = config.ORDER_API_AUTH === 'off' ? null : config.ORDER_API_KEYS;
+  if (apiKeys === null) {
+    logger.warn(
+      { auth: 'off' },
+      'authentication is off (ORDER_API_AUTH=off): anyone who can reach the order API can post orders',
+    );
+  } else {
+    // Key ids only, never a key: which keys this process accepts, e.g. during a rotation.
+    logger.info(
+      { keyIds: apiKeys.map((k) => k.id), rateLimitPerMinute: config.ORDER_API_RATE_LIMIT },
+      'POST /orders requires a key',
+    );
+  }
   const registry = createMetricsRegistry('order-api');
-  const metrics = createOrderApiMetrics(registry);
+  const metrics = createOrderApiMetrics(registry, apiKeys?.map((k) => k.id) ?? [NO_KEY_ID]);
   const publisher = await createOrderEventPublisher({
     onPublished: metrics.published,
     amqpUrl: config.AMQP_URL,
@@ -38,12 +51,16 @@ export async function startOrderApi(
     metrics,
     logger,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
+    apiKeys,
+    rateLimitPerMinute: config.ORDER_API_RATE_LIMIT,
   });
   const http = await listenHttp(app, config.PORT, {
     limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS },
     logger,
+    host: config.HOST,
   });
-  logger.info({ port: http.port }, 'order API listening');
+  // Where it listens, e.g. {"host":"127.0.0.1","port":3000,"url":"http://127.0.0.1:3000"}.
+  logger.info({ host: config.HOST, port: http.port, url: http.url }, 'order API listening');
   let stopped: Promise<void> | null = null;
   return {
     port: http.port,

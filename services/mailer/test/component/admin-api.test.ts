@@ -21,6 +21,7 @@ import { startMailer, type RunningMailer } from '../../src/service';
 import { capturingLogger } from '../../../../test/helpers/logs';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 describe('mailer admin API', () => {
   let smtp: SmtpCatcher;
@@ -121,6 +122,97 @@ describe('mailer admin API', () => {
       attempts: 1,
       workerId: stack.mailerConfig.WORKER_ID,
     });
+  });
+
+  describe('every combination of ADMIN_TOKEN, credentials and route', () => {
+    const names = uniqueStackNames();
+    let tokenless: RunningMailer;
+    const urlOf = (token: 'set' | 'unset') =>
+      token === 'set' ? stack.mailerUrl : `http://127.0.0.1:${tokenless.port}`;
+
+    beforeAll(async () => {
+      // Real PostgreSQL and RabbitMQ, ADMIN_TOKEN blank (unset).
+      tokenless = await startMailer(loadMailerConfig(mailerEnv(names, smtp.url, { ADMIN_TOKEN: '' })));
+      await eventually(() => tokenless.isReady(), 15000, 'tokenless mailer ready');
+    });
+
+    afterAll(async () => {
+      await tokenless.stop();
+      await deleteStackTopology({ ...names, queues: mailerQueueNamesFor(names) });
+    });
+
+    const CREDENTIALS: Record<string, Record<string, string>> = {
+      none: {},
+      'a wrong token': { authorization: 'Bearer not-the-admin-token-0123' },
+      'the token without "Bearer "': { authorization: TOKEN },
+      'the token': { authorization: `Bearer ${TOKEN}` },
+    };
+    const ROUTES: [string, string][] = [
+      ['GET', '/deliveries'],
+      ['GET', '/deliveries?status=sent&limit=1'],
+      ['GET', '/deliveries/ADM-sent'],
+      ['GET', '/dead-letters'],
+      ['GET', '/dead-letters?limit=1&offset=1'],
+      // A dry run: nothing moves, so the tests above and below see the same dead letters.
+      ['POST', '/dead-letters/replay'],
+    ];
+    const call = (token: 'set' | 'unset', method: string, path: string, credentials: string) =>
+      fetch(`${urlOf(token)}${path}`, {
+        method,
+        headers: { ...CREDENTIALS[credentials], ...(method === 'POST' && { 'content-type': 'application/json' }) },
+        body: method === 'POST' ? JSON.stringify({ all: true, dryRun: true }) : undefined,
+      });
+
+    const cases = (['unset', 'set'] as const).flatMap((token) =>
+      Object.keys(CREDENTIALS).flatMap((credentials) =>
+        ROUTES.map(([method, path]) => {
+          const status = token === 'unset' ? 403 : credentials === 'the token' ? 200 : 401;
+          return [token, credentials, method, path, status] as const;
+        }),
+      ),
+    );
+
+    it.each(cases)(
+      'when ADMIN_TOKEN is %s and a request carries %s, then %s %s answers %s',
+      async (token, credentials, method, path, status) => {
+        const res = await call(token, method, path, credentials);
+
+        expect(res.status).toBe(status);
+        const body = await jsonOf(res);
+        if (status === 403) {
+          expect(body).toEqual({ error: 'admin_api_disabled', message: expect.stringContaining('set ADMIN_TOKEN') });
+        } else if (status === 401) {
+          expect(body).toMatchObject({ error: 'unauthorized' });
+        } else {
+          expect(body.error).toBeUndefined();
+        }
+      },
+    );
+
+    it.each(
+      (['unset', 'set'] as const).flatMap((token) =>
+        Object.keys(CREDENTIALS).flatMap((credentials) =>
+          ['/healthz', '/readyz', '/metrics'].map((path) => [token, credentials, path] as const),
+        ),
+      ),
+    )('when ADMIN_TOKEN is %s and a request carries %s, then %s stays open (200)', async (token, credentials, path) => {
+      expect((await call(token, 'GET', path, credentials)).status).toBe(200);
+    });
+
+    it.each([
+      ['unset', 'none'],
+      ['unset', 'the token'],
+      ['set', 'none'],
+      ['set', 'the token'],
+    ] as const)(
+      'when ADMIN_TOKEN is %s and a request for an unknown path carries %s, then it is a 404, not an auth answer',
+      async (token, credentials) => {
+        const res = await call(token, 'GET', '/deliveriesX', credentials);
+
+        expect(res.status).toBe(404);
+        expect(await jsonOf(res)).toMatchObject({ error: 'not_found' });
+      },
+    );
   });
 });
 
@@ -269,6 +361,7 @@ describe('mailer admin API, every cause of a 503', () => {
       ledger: { find: fail, list: fail } as unknown as PgDeliveryLedger,
       deadLetters: { list: fail, replay: fail },
       logger: capturingLogger(logs, { service: 'mailer' }),
+      adminToken: TOKEN,
       retryAfterSeconds: 5,
     });
     http = await listenHttp(app, 0);
@@ -282,22 +375,25 @@ describe('mailer admin API, every cause of a 503', () => {
   const replay = () =>
     fetch(`${baseUrl}/dead-letters/replay`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...AUTH, 'content-type': 'application/json' },
       body: JSON.stringify({ all: true }),
     });
 
   // The errors as the adapters raise them (see DeadLetterStore, asDatabaseError, ConfirmedPublisher).
   const brokerDown = new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Not connected to the broker');
-  const databaseDown = new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The ledger database is unreachable');
+  const databaseDown = new AppError(
+    ErrorCodes.DATABASE_UNAVAILABLE,
+    'The ledger database is not usable: the server cannot be reached',
+  );
 
   it.each([
-    ['GET /deliveries', 'the database is down', databaseDown, /database is unreachable/, '/deliveries'],
-    ['GET /deliveries/:orderId', 'the database is down', databaseDown, /database is unreachable/, '/deliveries/A-1'],
+    ['GET /deliveries', 'the database is down', databaseDown, /database is not usable/, '/deliveries'],
+    ['GET /deliveries/:orderId', 'the database is down', databaseDown, /database is not usable/, '/deliveries/A-1'],
     ['GET /dead-letters', 'the broker is down', brokerDown, /Not connected to the broker/, '/dead-letters'],
   ])('when %s finds %s, then it answers 503 saying so, with Retry-After', async (_route, _cause, err, says, path) => {
     failure = err;
 
-    const res = await fetch(`${baseUrl}${path}`);
+    const res = await fetch(`${baseUrl}${path}`, { headers: AUTH });
 
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
@@ -339,30 +435,43 @@ describe('mailer admin API, every cause of a 503', () => {
     },
   );
 
-  it('when PostgreSQL cannot be reached at all (a real pool), then the answer is 503, not 500', async () => {
-    const pool = new Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectionTimeoutMillis: 2000 });
-    const app = createMailerApp({
-      registry: new Registry(),
-      checks: [],
-      ledger: createPgDeliveryLedger(pool),
-      deadLetters: { list: failing(brokerDown), replay: failing(brokerDown) },
-      logger: capturingLogger(logs, { service: 'mailer' }),
-      retryAfterSeconds: 5,
-    });
-    const server = await listenHttp(app, 0);
-    try {
-      const res = await fetch(`http://127.0.0.1:${server.port}/deliveries/A-1`);
+  it.each([
+    ['cannot be reached at all', 'postgres://postgres@127.0.0.1:1/test', 'the server cannot be reached'],
+    ['has no such database', 'postgres://postgres@127.0.0.1:5432/no_such_db_om', 'the database does not exist'],
+    ['refuses the role', 'postgres://no_such_role_om@127.0.0.1:5432/test', 'the server refused the user or password'],
+  ])(
+    'when PostgreSQL %s (a real pool), then the answer is 503 naming the problem, not 500',
+    async (_case, url, problem) => {
+      const pool = new Pool({ connectionString: url, connectionTimeoutMillis: 2000 });
+      const app = createMailerApp({
+        registry: new Registry(),
+        checks: [],
+        ledger: createPgDeliveryLedger(pool),
+        deadLetters: { list: failing(brokerDown), replay: failing(brokerDown) },
+        logger: capturingLogger(logs, { service: 'mailer' }),
+        adminToken: TOKEN,
+        retryAfterSeconds: 5,
+      });
+      const server = await listenHttp(app, 0);
+      try {
+        const res = await fetch(`http://127.0.0.1:${server.port}/deliveries/A-1`, { headers: AUTH });
 
-      expect(res.status).toBe(503);
-      expect(await jsonOf(res)).toMatchObject({ error: 'service_unavailable', message: /database is unreachable/ });
-    } finally {
-      await server.close(1000);
-      await pool.end();
-    }
-  });
+        expect(res.status).toBe(503);
+        expect(await jsonOf(res)).toMatchObject({
+          error: 'service_unavailable',
+          message: `The ledger database is not usable: ${problem}`,
+        });
+      } finally {
+        await server.close(1000);
+        await pool.end();
+      }
+    },
+  );
 
   it('when every cause was answered, then none was logged as an error (a 503 is a warning)', () => {
     expect(logs.filter((line) => line.level === 40).length).toBeGreaterThan(0);
     expect(logs.filter((line) => Number(line.level) >= 50)).toEqual([]);
+    // Expected while a dependency is away: the reason, never a stack trace.
+    expect(logs.filter((line) => JSON.stringify(line).includes('"stack"'))).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { postJson, sampleOrder } from '../../../../test/helpers/orders';
 import { dropSchema } from '../../../../test/helpers/database';
 import { startSmtpCatcher } from '../../../../test/helpers/smtp-catcher';
 import {
+  ADMIN_AUTH,
   deleteStackTopology,
   mailerEnv,
   mailerQueueNamesFor,
@@ -15,6 +16,7 @@ import {
 import { loadMailerConfig } from '../../src/config';
 import { startMailer } from '../../src/service';
 import { closedPort } from '../../../../test/helpers/ports';
+import { capturingLogger, type LogLine } from '../../../../test/helpers/logs';
 
 describe('mailer readiness', () => {
   it('when the broker, SMTP server and database are up, then /readyz reports each ready', async () => {
@@ -93,8 +95,8 @@ describe('mailer readiness', () => {
       });
       expect(await metricValue(mailerUrl, 'mailer_database_up')).toBe(0);
       expect((await fetch(`${mailerUrl}/healthz`)).status).toBe(200);
-      expect((await fetch(`${mailerUrl}/dead-letters`)).status).toBe(503);
-      expect((await fetch(`${mailerUrl}/deliveries/ANY-1`)).status).toBe(503);
+      expect((await fetch(`${mailerUrl}/dead-letters`, { headers: ADMIN_AUTH })).status).toBe(503);
+      expect((await fetch(`${mailerUrl}/deliveries/ANY-1`, { headers: ADMIN_AUTH })).status).toBe(503);
       expect(mailer.isReady()).toBe(false);
     } finally {
       await mailer.stop();
@@ -110,9 +112,14 @@ describe('mailer readiness', () => {
     }
   });
 
-  it('when the SMTP server goes away while the mailer is idle, then the periodic check turns /readyz to smtp unreachable and mailer_smtp_up to 0, with no order sent', async () => {
-    const smtp = await startSmtpCatcher();
-    const stack = await startTestStack({ smtpUrl: smtp.url, env: { SMTP_CHECK_INTERVAL_MS: '100' } });
+  it('when the SMTP server goes away while the mailer is idle, then the periodic check turns /readyz to smtp unreachable and mailer_smtp_up to 0, with no order sent; when it is back, ready again, each change logged once naming SMTP_URL', async () => {
+    const lines: LogLine[] = [];
+    let smtp = await startSmtpCatcher();
+    const stack = await startTestStack({
+      smtpUrl: smtp.url,
+      env: { SMTP_CHECK_INTERVAL_MS: '100' },
+      mailerLogger: capturingLogger(lines),
+    });
     try {
       expect((await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp).toBe('ready');
 
@@ -121,9 +128,18 @@ describe('mailer readiness', () => {
       await eventually(async () => (await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp === 'unreachable');
       expect(await metricValue(stack.mailerUrl, 'mailer_smtp_up')).toBe(0);
       expect(await metricValue(stack.mailerUrl, 'mailer_emails_total', { result: 'sent' })).toBe(0);
+
+      smtp = await startSmtpCatcher({ port: smtp.port });
+
+      await eventually(async () => (await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp === 'ready');
+      expect(await metricValue(stack.mailerUrl, 'mailer_smtp_up')).toBe(1);
+      const changes = lines.filter((l) => l.level >= 30 && /^SMTP server/.test(l.msg));
+      expect(changes.map((l) => l.msg)).toEqual(['SMTP server not reachable', 'SMTP server usable again']);
+      expect(changes.every((l) => l.setting === 'SMTP_URL' && l.smtpUrl === smtp.url)).toBe(true);
     } finally {
       await stack.stop();
       await deleteStackTopology(stack.names);
+      await smtp.close();
     }
   });
 

@@ -12,6 +12,7 @@ describe('loadMailerConfig', () => {
       // Assert
       expect(config).toEqual({
         PORT: 3001,
+        HOST: '127.0.0.1',
         AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
         ORDERS_EXCHANGE: 'orders',
         ORDER_CONFIRMED_ROUTING_KEY: 'order.confirmed',
@@ -131,6 +132,9 @@ describe('loadMailerConfig', () => {
     it.each([
       ['PORT', 'abc'],
       ['PORT', '70000'],
+      ['HOST', 'localhost'],
+      ['HOST', '0.0.0.0:3001'],
+      ['HOST', '256.1.1.1'],
       ['AMQP_URL', 'http://x'],
       ['ORDERS_EXCHANGE', 'amq.foo'],
       ['MAILER_QUEUE', 'amq.mailer'],

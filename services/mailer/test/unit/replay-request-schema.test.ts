@@ -83,6 +83,21 @@ describe('replayRequestSchema', () => {
       ]);
     });
 
+    it('when the reason is not a documented one, then the issue names the value given and the documented ones', () => {
+      // Act
+      const result = replayRequestSchema.safeParse({ reason: 'smtp_rejectd' });
+
+      // Assert
+      expect(result.error?.issues).toEqual([
+        expect.objectContaining({
+          path: ['reason'],
+          message: expect.stringMatching(
+            /^unknown reason "smtp_rejectd": expected one of invalid_event, .*smtp_rejected/,
+          ),
+        }),
+      ]);
+    });
+
     it('when an unknown key is given, then the issue names it', () => {
       // Act
       const result = replayRequestSchema.safeParse({ all: true, force: true });

@@ -4,7 +4,7 @@ import { loadOrderApiConfig } from '../../src/config';
 import { startOrderApi, type RunningOrderApi } from '../../src/service';
 import { AMQP_URL, connectTestBroker, eventually } from '../../../../test/helpers/broker';
 import { uniqueName } from '../../../../test/helpers/names';
-import { postJson, sampleOrder } from '../../../../test/helpers/orders';
+import { bearer, postJson, sampleOrder, TEST_API_KEY_ENV } from '../../../../test/helpers/orders';
 
 const ROUTING_KEY = 'order.confirmed';
 
@@ -29,6 +29,7 @@ describe('order API with a real RabbitMQ', () => {
         ORDERS_EXCHANGE: exchange,
         LOG_LEVEL: 'silent',
         RETRY_AFTER_SECONDS: '7',
+        ...TEST_API_KEY_ENV,
       }),
     );
     baseUrl = `http://127.0.0.1:${api.port}`;
@@ -149,7 +150,7 @@ describe('order API with a real RabbitMQ', () => {
   it('when the content type is not JSON, then it answers 415', async () => {
     const res = await fetch(`${baseUrl}/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', ...bearer() },
       body: JSON.stringify(sampleOrder()),
     });
     expect(res.status).toBe(415);
@@ -198,7 +199,7 @@ describe('order API with a real RabbitMQ', () => {
 
   describe('bytes, characters and addresses', () => {
     const postBytes = (body: Buffer, contentType: string) =>
-      fetch(`${baseUrl}/orders`, { method: 'POST', headers: { 'content-type': contentType }, body });
+      fetch(`${baseUrl}/orders`, { method: 'POST', headers: { 'content-type': contentType, ...bearer() }, body });
     const orderWithName = (name: string) =>
       JSON.stringify(sampleOrder({ orderId: 'A-bytes', customer: { email: 'ada@example.com', name } }));
 
@@ -287,7 +288,12 @@ describe('order API without a reachable broker', () => {
   it('when the broker cannot be reached, then orders get 503 with Retry-After quickly and readiness is 503', async () => {
     // Arrange: nothing listens on port 1
     const api = await startOrderApi(
-      loadOrderApiConfig({ PORT: '0', AMQP_URL: 'amqp://guest:guest@127.0.0.1:1', LOG_LEVEL: 'silent' }),
+      loadOrderApiConfig({
+        PORT: '0',
+        AMQP_URL: 'amqp://guest:guest@127.0.0.1:1',
+        LOG_LEVEL: 'silent',
+        ...TEST_API_KEY_ENV,
+      }),
     );
     const baseUrl = `http://127.0.0.1:${api.port}`;
     try {

@@ -3,10 +3,11 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AppError, ErrorCodes, listenHttp, type HttpServerHandle } from '@order-mail/shared';
 import { jsonOf } from '../../../../test/helpers/http';
-import { postJson, sampleOrder } from '../../../../test/helpers/orders';
+import { postJson, sampleOrder, TEST_API_KEY } from '../../../../test/helpers/orders';
 import { explainPublishFailure, type OrderEventPublisher } from '../../src/adapters/broker/order-event-publisher';
 import { createOrderApiMetrics } from '../../src/adapters/metrics/order-api-metrics';
 import { createOrderApiApp } from '../../src/entry-points/http/app';
+import { apiKeyOf } from '../../src/domain/api-keys';
 
 /**
  * The HTTP answer to every cause of a failed publish. The causes a real broker produces on demand
@@ -39,6 +40,8 @@ describe('order API, every cause of a 503', () => {
       metrics: createOrderApiMetrics(registry),
       logger: pino({ level: 'debug' }, sink),
       retryAfterSeconds: 7,
+      apiKeys: [apiKeyOf(TEST_API_KEY)],
+      rateLimitPerMinute: 1000,
     });
     http = await listenHttp(app, 0);
     baseUrl = `http://127.0.0.1:${http.port}`;

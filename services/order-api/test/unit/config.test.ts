@@ -1,17 +1,34 @@
 import { configError as loadError, detailPaths, keysNamedIn } from '../../../../test/helpers/config-errors';
-import { loadOrderApiConfig } from '../../src/config';
+import { loadOrderApiConfig, MISSING_KEYS_MESSAGE } from '../../src/config';
+import { apiKeyOf } from '../../src/domain/api-keys';
 
 const configError = (env: NodeJS.ProcessEnv) => loadError(loadOrderApiConfig, env);
+const AUTH_OFF = { ORDER_API_AUTH: 'off' };
+const KEY = 'k'.repeat(32);
 
 describe('loadOrderApiConfig', () => {
   describe('when the environment is empty', () => {
-    it('then every setting has its default', () => {
+    it('then it refuses with one line naming ORDER_API_KEYS and how to go without', () => {
       // Act
-      const config = loadOrderApiConfig({});
+      const err = configError({});
+
+      // Assert
+      expect(err.message).toBe(MISSING_KEYS_MESSAGE);
+      expect(err.message).not.toContain('\n');
+      expect(err.message).toMatch(/^ORDER_API_KEYS is not set: .*ORDER_API_AUTH=off/);
+      expect(detailPaths(err)).toEqual(['ORDER_API_KEYS']);
+    });
+  });
+
+  describe('when only ORDER_API_AUTH=off is set', () => {
+    it('then every other setting has its default', () => {
+      // Act
+      const config = loadOrderApiConfig(AUTH_OFF);
 
       // Assert
       expect(config).toEqual({
         PORT: 3000,
+        HOST: '127.0.0.1',
         AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
         ORDERS_EXCHANGE: 'orders',
         ORDER_CONFIRMED_ROUTING_KEY: 'order.confirmed',
@@ -21,6 +38,9 @@ describe('loadOrderApiConfig', () => {
         HTTP_HEADERS_TIMEOUT_MS: 5000,
         HTTP_REQUEST_TIMEOUT_MS: 15000,
         LOG_LEVEL: 'info',
+        ORDER_API_KEYS: [],
+        ORDER_API_AUTH: 'off',
+        ORDER_API_RATE_LIMIT: 600,
       });
     });
   });
@@ -30,6 +50,7 @@ describe('loadOrderApiConfig', () => {
       // Arrange
       const env = {
         PORT: '8080',
+        HOST: '0.0.0.0',
         AMQP_URL: 'amqps://user:secret@rabbit.internal:5671/vhost',
         ORDERS_EXCHANGE: 'shop.orders',
         ORDER_CONFIRMED_ROUTING_KEY: 'order.confirmed.v1',
@@ -39,6 +60,9 @@ describe('loadOrderApiConfig', () => {
         HTTP_HEADERS_TIMEOUT_MS: '2000',
         HTTP_REQUEST_TIMEOUT_MS: '2000',
         LOG_LEVEL: 'debug',
+        ORDER_API_KEYS: KEY,
+        ORDER_API_AUTH: 'on',
+        ORDER_API_RATE_LIMIT: '120',
       };
 
       // Act
@@ -47,6 +71,7 @@ describe('loadOrderApiConfig', () => {
       // Assert
       expect(config).toEqual({
         PORT: 8080,
+        HOST: '0.0.0.0',
         AMQP_URL: 'amqps://user:secret@rabbit.internal:5671/vhost',
         ORDERS_EXCHANGE: 'shop.orders',
         ORDER_CONFIRMED_ROUTING_KEY: 'order.confirmed.v1',
@@ -56,12 +81,15 @@ describe('loadOrderApiConfig', () => {
         HTTP_HEADERS_TIMEOUT_MS: 2000,
         HTTP_REQUEST_TIMEOUT_MS: 2000,
         LOG_LEVEL: 'debug',
+        ORDER_API_KEYS: [apiKeyOf(KEY)],
+        ORDER_API_AUTH: 'on',
+        ORDER_API_RATE_LIMIT: 120,
       });
     });
 
     it.each(['0', '65535'])('when PORT is %s, then it is accepted', (port) => {
       // Act
-      const config = loadOrderApiConfig({ PORT: port });
+      const config = loadOrderApiConfig({ ...AUTH_OFF, PORT: port });
 
       // Assert
       expect(config.PORT).toBe(Number(port));
@@ -69,7 +97,7 @@ describe('loadOrderApiConfig', () => {
 
     it('when unrelated variables are present, then they are ignored', () => {
       // Act
-      const config = loadOrderApiConfig({ HOME: '/root', PATH: '/usr/bin' });
+      const config = loadOrderApiConfig({ ...AUTH_OFF, HOME: '/root', PATH: '/usr/bin' });
 
       // Assert
       expect(config).not.toHaveProperty('HOME');
@@ -82,11 +110,11 @@ describe('loadOrderApiConfig', () => {
       'when %s is set to an empty or blank value, then its default applies (a bare `KEY=` line means unset)',
       (key) => {
         // Act
-        const blank = loadOrderApiConfig({ [key]: '' });
-        const spaces = loadOrderApiConfig({ [key]: '  ' });
+        const blank = loadOrderApiConfig({ ...AUTH_OFF, [key]: '' });
+        const spaces = loadOrderApiConfig({ ...AUTH_OFF, [key]: '  ' });
 
         // Assert
-        const defaults = loadOrderApiConfig({});
+        const defaults = loadOrderApiConfig(AUTH_OFF);
         expect(blank).toEqual(defaults);
         expect(spaces).toEqual(defaults);
       },
@@ -115,6 +143,17 @@ describe('loadOrderApiConfig', () => {
       ['HTTP_REQUEST_TIMEOUT_MS', '1.5'],
       ['LOG_LEVEL', 'loud'],
       ['LOG_LEVEL', 'INFO'],
+      ['ORDER_API_KEYS', 'k'.repeat(31)],
+      ['ORDER_API_KEYS', `${KEY},`],
+      ['ORDER_API_KEYS', `sha256:${'a'.repeat(63)}`],
+      ['ORDER_API_KEYS', `sha256:${'g'.repeat(64)}`],
+      ['ORDER_API_KEYS', `${'k'.repeat(31)} k`],
+      ['ORDER_API_KEYS', `${KEY},${KEY}`],
+      ['ORDER_API_AUTH', 'no'],
+      ['ORDER_API_AUTH', 'OFF'],
+      ['ORDER_API_RATE_LIMIT', '0'],
+      ['ORDER_API_RATE_LIMIT', '1.5'],
+      ['ORDER_API_RATE_LIMIT', 'lots'],
     ])('when %s is %p, then the error names that key and only that key', (key, value) => {
       // Act
       const err = configError({ [key]: value });
@@ -148,6 +187,65 @@ describe('loadOrderApiConfig', () => {
 
       // Assert
       expect(err.message).toContain('AMQP_URL: must be an amqp:// or amqps:// URL');
+    });
+  });
+
+  describe('ORDER_API_KEYS', () => {
+    it.each([
+      ['one raw key', KEY, [apiKeyOf(KEY)]],
+      ['spaces around entries', `  ${KEY} , ${'m'.repeat(40)}  `, [apiKeyOf(KEY), apiKeyOf('m'.repeat(40))]],
+      [
+        'a sha256: entry in upper case',
+        `SHA256:${apiKeyOf(KEY).digest.toString('hex').toUpperCase()}`,
+        [apiKeyOf(KEY)],
+      ],
+      [
+        'two keys for a rotation, raw and hashed',
+        `${'m'.repeat(40)},sha256:${apiKeyOf(KEY).digest.toString('hex')}`,
+        [apiKeyOf('m'.repeat(40)), apiKeyOf(KEY)],
+      ],
+    ])('when it holds %s, then each key is kept as its digest and id', (_what, value, keys) => {
+      // Act
+      const config = loadOrderApiConfig({ ORDER_API_KEYS: value });
+
+      // Assert
+      expect(config.ORDER_API_KEYS).toEqual(keys);
+    });
+
+    it('when several entries are bad, then each is named by its position and none is quoted', () => {
+      // Arrange: a good key, a short secret, an empty entry, bad hex
+      const env = { ORDER_API_KEYS: `${KEY},short-secret-1,,sha256:not-hex-secret` };
+
+      // Act
+      const err = configError(env);
+
+      // Assert
+      expect(err.message).toBe(
+        [
+          'Invalid configuration:',
+          '  ORDER_API_KEYS: entry 2 of 4 is a key of 14 characters; a key needs at least 32 (or give its SHA-256 as sha256:<64 hex digits>)',
+          '  ORDER_API_KEYS: entry 3 of 4 is empty',
+          '  ORDER_API_KEYS: entry 4 of 4 must be sha256: followed by 64 hex digits (the SHA-256 of a key)',
+        ].join('\n'),
+      );
+      expect(JSON.stringify(err.details)).not.toMatch(/short-secret|not-hex-secret|kkkk/);
+    });
+
+    it('when the same key is given twice, once raw and once hashed, then the second entry is named', () => {
+      // Act
+      const err = configError({ ORDER_API_KEYS: `${KEY},sha256:${apiKeyOf(KEY).digest.toString('hex')}` });
+
+      // Assert
+      expect(err.message).toContain('ORDER_API_KEYS: entry 2 of 2 is the same key as entry 1');
+    });
+
+    it('when ORDER_API_AUTH=off and keys are set too, then ORDER_API_AUTH is named (keys would silently not be checked)', () => {
+      // Act
+      const err = configError({ ...AUTH_OFF, ORDER_API_KEYS: KEY });
+
+      // Assert
+      expect(detailPaths(err)).toEqual(['ORDER_API_AUTH']);
+      expect(err.message).toContain('ORDER_API_AUTH: is off, but ORDER_API_KEYS is set');
     });
   });
 

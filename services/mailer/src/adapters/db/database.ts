@@ -182,18 +182,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
-
 /**
- * Connection failures (no server, admin shutdown, too many connections) become DATABASE_UNAVAILABLE,
- * which HTTP answers as a 503; anything else (a bug in a query) stays as it is.
+ * A ledger query's error as HTTP callers should see it: every problem that start-up would wait out
+ * (`classifyDatabaseError` says `retry`: the server unreachable, busy or starting, the database
+ * missing, the credentials refused, …) becomes DATABASE_UNAVAILABLE, which HTTP answers as a 503
+ * naming the problem, e.g. "The ledger database is not usable: the database does not exist";
+ * anything else (a bug in a query) stays as it is, a 500.
  */
 export function asDatabaseError(err: unknown): unknown {
-  const code = (err as { code?: unknown })?.code;
-  const unreachable =
-    (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || /^(08|53|57P)/.test(code))) ||
-    /timeout exceeded when trying to connect|Connection terminated/i.test((err as Error)?.message ?? '');
-  return unreachable
-    ? new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The ledger database is unreachable', { cause: err })
+  const verdict = classifyDatabaseError(err);
+  return verdict.action === 'retry'
+    ? new AppError(ErrorCodes.DATABASE_UNAVAILABLE, `The ledger database is not usable: ${verdict.description}`, {
+        cause: err,
+      })
     : err;
 }

@@ -22,7 +22,8 @@ Commands:
 
 Options:
   --url URL                  mailer admin URL (default $MAILER_ADMIN_URL or http://127.0.0.1:3001)
-  --token T                  admin token (default $ADMIN_TOKEN)
+  --token T                  the mailer's ADMIN_TOKEN (default $ADMIN_TOKEN); the admin API is
+                             off (HTTP 403) until the mailer runs with ADMIN_TOKEN set
   --json                     print the API's JSON answer
 
 Reasons:

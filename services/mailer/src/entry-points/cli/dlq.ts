@@ -61,14 +61,31 @@ async function call(url: string, init: RequestInit, token: string | undefined): 
     );
   }
   const body = (await res.json().catch(() => ({}))) as {
+    error?: string;
     message?: string;
     details?: { path: string; message: string }[];
   };
   if (!res.ok) {
     const details = body.details?.map((d) => `\n  ${d.path || '(request)'}: ${d.message}`).join('') ?? '';
-    return fail(`HTTP ${res.status}: ${body.message ?? res.statusText}${details}`, 1);
+    return fail(`HTTP ${res.status}: ${body.message ?? res.statusText}${details}${authHint(body.error, token)}`, 1);
   }
   return body;
+}
+
+/** What to do about a refused token, after the API's own message; never shows the token. */
+function authHint(error: string | undefined, token: string | undefined): string {
+  if (error === 'admin_api_disabled') {
+    return (
+      '\nThe mailer was started without ADMIN_TOKEN. Restart it with ADMIN_TOKEN set (e.g. to the output of ' +
+      '`openssl rand -hex 32`), then give the same token here with --token or ADMIN_TOKEN.'
+    );
+  }
+  if (error === 'unauthorized') {
+    return token
+      ? "\nThe token given (--token or ADMIN_TOKEN) is not the mailer's ADMIN_TOKEN."
+      : "\nNo token was given: pass the mailer's ADMIN_TOKEN with --token or set ADMIN_TOKEN.";
+  }
+  return '';
 }
 
 async function main(): Promise<void> {

@@ -37,6 +37,24 @@ export interface MailerAppDeps {
 const parse = <S extends z.ZodType>(schema: S, input: unknown): z.output<S> =>
   parseOrThrow(schema, input, 'The request is not valid');
 
+/**
+ * Parses a query string (`req.query`). No admin query value is a list, so a key given twice
+ * (`?limit=1&limit=2`, which express reads as an array) is refused by name first: 400
+ * validation_failed with `{ path: key, message: '"key" is given more than once' }`.
+ */
+function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, unknown>): z.output<S> {
+  const repeated = Object.keys(query).filter((key) => Array.isArray(query[key]));
+  if (repeated.length > 0) {
+    throw new AppError(ErrorCodes.VALIDATION_FAILED, 'The request is not valid', {
+      details: repeated.map((key) => ({ path: key, message: `"${key}" is given more than once` })),
+    });
+  }
+  return parse(schema, query);
+}
+
+/** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`). */
+export const ADMIN_PATHS = ['/deliveries', '/dead-letters'];
+
 /** Largest body the admin API reads (`POST /dead-letters/replay`); a larger one is a 413. */
 export const ADMIN_MAX_BODY_BYTES = 16 * 1024;
 
@@ -99,7 +117,8 @@ export const replayRequestSchema = z
     reason: z
       .string()
       .refine(isDeadLetterReason, {
-        message: `unknown reason: expected one of ${Object.keys(DEAD_LETTER_REASONS).join(', ')}`,
+        error: (issue) =>
+          `unknown reason ${JSON.stringify(issue.input)}: expected one of ${Object.keys(DEAD_LETTER_REASONS).join(', ')}`,
       })
       .optional(),
     smtpCode: z.number().int().min(100).max(599).optional(),
@@ -116,10 +135,26 @@ export const replayRequestSchema = z
     path: ['all'],
   });
 
+/** What the admin routes answer while `ADMIN_TOKEN` is not set (README, "Admin API"). */
+export const ADMIN_API_DISABLED = {
+  error: 'admin_api_disabled',
+  message:
+    'The admin API is off: set ADMIN_TOKEN (at least 16 characters, e.g. from `openssl rand -hex 32`) ' +
+    'in the mailer\'s environment to enable it, then send "Authorization: Bearer <ADMIN_TOKEN>"',
+} as const;
+
+/**
+ * Guards the admin routes: without a configured token they are off (`403 admin_api_disabled`,
+ * whatever the request carries); with one, a request needs `Authorization: Bearer <token>`
+ * (compared in constant time), else `401 unauthorized`.
+ */
 function requireToken(token: string | undefined): RequestHandler {
   const expected = token ? Buffer.from(`Bearer ${token}`) : null;
-  return (req, _res, next) => {
-    if (!expected) return next();
+  return (req, res, next) => {
+    if (!expected) {
+      res.status(403).json(ADMIN_API_DISABLED);
+      return;
+    }
     const given = Buffer.from(req.get('authorization') ?? '');
     if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
     next(new AppError(ErrorCodes.UNAUTHORIZED, 'A valid "Authorization: Bearer <ADMIN_TOKEN>" header is required'));
@@ -136,11 +171,12 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
   app.use(refuseDeclaredBodyOver(ADMIN_MAX_BODY_BYTES));
   app.use(createOpsRouter({ registry: deps.registry, checks: deps.checks }));
 
+  // Only the admin paths: any other path stays a 404, with or without a token.
   const admin = express.Router();
-  admin.use(requireToken(deps.adminToken));
+  admin.use(ADMIN_PATHS, requireToken(deps.adminToken));
 
   admin.get('/deliveries', async (req, res) => {
-    const query = parse(deliveriesQuery, req.query);
+    const query = parseQuery(deliveriesQuery, req.query);
     const deliveries = await ledger.list({
       orderId: query.orderId,
       status: query.status as (typeof DELIVERY_STATUSES)[number] | undefined,
@@ -150,7 +186,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
   });
 
   admin.get('/deliveries/:orderId', async (req, res) => {
-    parse(noQuery, req.query);
+    parseQuery(noQuery, req.query);
     const { orderId } = parse(deliveryParams, req.params);
     const found = await ledger.find(ORDER_CONFIRMED_EVENT_TYPE, orderId);
     if (!found) throw new AppError(ErrorCodes.NOT_FOUND, `No delivery for order "${orderId}"`);
@@ -158,7 +194,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
   });
 
   admin.get('/dead-letters', async (req, res) => {
-    const page = parse(deadLettersQuery, req.query);
+    const page = parseQuery(deadLettersQuery, req.query);
     res.json({ ...(await deadLetters.list(page)), offset: page.offset, limit: page.limit });
   });
 
@@ -167,7 +203,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
     requireJson,
     express.json({ limit: ADMIN_MAX_BODY_BYTES, verify: verifyUtf8JsonBody }),
     async (req, res) => {
-      parse(noQuery, req.query);
+      parseQuery(noQuery, req.query);
       const request = parse(replayRequestSchema, req.body ?? {});
       logger.info({ request }, 'dead-letter replay requested');
       const result = await deadLetters

@@ -9,18 +9,29 @@ export const PUBLISH_RESULTS: readonly PublishResult[] = [
   'unroutable',
 ];
 
+/** The `key_id` of orders accepted while authentication is off (ORDER_API_AUTH=off). */
+export const NO_KEY_ID = 'none';
+
 export interface OrderApiMetrics {
-  orderAccepted(): void;
+  /** One order answered 202, posted with the key of id `keyId` (`NO_KEY_ID` with authentication off). */
+  orderAccepted(keyId: string): void;
   /** One publish attempt and, when the broker answered, how long its confirm took. */
   published(result: PublishResult, confirmSeconds?: number): void;
 }
 
-export function createOrderApiMetrics(registry: Registry): OrderApiMetrics {
+/**
+ * The order API's own metrics (see infra/METRICS.md). `keyIds`: the ids of the configured keys
+ * (`ApiKey.id`), or `[NO_KEY_ID]` with authentication off; each `orders_accepted_total{key_id}`
+ * series exists at 0 from the start. Key ids are few and not secret, so they may be label values.
+ */
+export function createOrderApiMetrics(registry: Registry, keyIds: readonly string[] = [NO_KEY_ID]): OrderApiMetrics {
   const accepted = new Counter({
     name: 'orders_accepted_total',
-    help: 'Orders answered 202 Accepted (their event confirmed by the broker).',
+    help: 'Orders answered 202 Accepted (their event confirmed by the broker), by the key they were posted with.',
+    labelNames: ['key_id'],
     registers: [registry],
   });
+  for (const keyId of keyIds) accepted.inc({ key_id: keyId }, 0);
   const published = new Counter({
     name: 'order_events_published_total',
     help: 'Order events the API tried to publish, by outcome.',
@@ -36,7 +47,7 @@ export function createOrderApiMetrics(registry: Registry): OrderApiMetrics {
   // Series that dashboards and alerts read start at 0 rather than missing.
   for (const result of PUBLISH_RESULTS) published.inc({ result }, 0);
   return {
-    orderAccepted: () => accepted.inc(),
+    orderAccepted: (keyId) => accepted.inc({ key_id: keyId }),
     published(result, confirmSeconds) {
       published.inc({ result });
       if (confirmSeconds !== undefined) confirmDuration.observe(confirmSeconds);

@@ -15,6 +15,8 @@ import {
 import { buildOrderConfirmedEvent, parseOrder } from '../../domain/order-confirmed-event';
 import type { OrderEventPublisher } from '../../adapters/broker/order-event-publisher';
 import type { OrderApiMetrics } from '../../adapters/metrics/order-api-metrics';
+import type { ApiKey } from '../../domain/api-keys';
+import { limitPerKey, requireApiKey, withoutApiKey } from './authentication';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const REQUEST_ID_HEADER = 'x-request-id';
@@ -26,6 +28,10 @@ export interface OrderApiAppDeps {
   registry: Registry;
   logger: Logger;
   retryAfterSeconds: number;
+  /** The keys that may post orders; `null`: authentication off (ORDER_API_AUTH=off). */
+  apiKeys: readonly ApiKey[] | null;
+  /** Requests to POST /orders per minute and key id, in this process. */
+  rateLimitPerMinute: number;
 }
 
 declare module 'express-serve-static-core' {
@@ -50,10 +56,17 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
   app.use(assignRequestId);
   // No route reads more; refused before anything reads the body.
   app.use(refuseDeclaredBodyOver(MAX_BODY_BYTES));
-  app.use(createOpsRouter({ registry: deps.registry, checks: [readinessCheck('broker', publisher.isReady)] }));
+  const checks = [readinessCheck('broker', publisher.isReady)];
+  // Said, never a reason to be unready: switching authentication off is a deliberate choice.
+  if (deps.apiKeys === null) checks.push({ name: 'auth', status: () => 'off', informational: true });
+  app.use(createOpsRouter({ registry: deps.registry, checks }));
 
   app.post(
     '/orders',
+    // The key, then its rate limit, before anything reads the body: a client without a key (or
+    // over its limit) cannot make us parse anything. Only the 413 above comes first.
+    deps.apiKeys === null ? withoutApiKey : requireApiKey({ keys: deps.apiKeys, logger }),
+    limitPerKey({ perMinute: deps.rateLimitPerMinute, logger }),
     requireJson,
     express.json({ limit: MAX_BODY_BYTES, strict: true, verify: verifyUtf8JsonBody }),
     async (req, res) => {
@@ -64,8 +77,11 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
         acceptedAt: new Date(),
       });
       await publisher.publish(event);
-      deps.metrics.orderAccepted();
-      logger.info({ orderId: order.orderId, eventId: event.eventId, correlationId: req.requestId }, 'order accepted');
+      deps.metrics.orderAccepted(req.apiKeyId);
+      logger.info(
+        { orderId: order.orderId, eventId: event.eventId, correlationId: req.requestId, keyId: req.apiKeyId },
+        'order accepted',
+      );
       res.status(202).json({ orderId: order.orderId, eventId: event.eventId, status: 'accepted' });
     },
   );
