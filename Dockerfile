@@ -71,8 +71,9 @@ STOPSIGNAL SIGTERM
 
 # /healthz says the process answers; it does not wait for RabbitMQ, SMTP or PostgreSQL (that is
 # /readyz, which docker-compose.yml's healthchecks use instead). It asks 127.0.0.1, which HOST
-# 0.0.0.0 includes. Both services listen without waiting for the broker; the mailer compiles its MJML
-# templates and applies its database migrations first (so it needs PostgreSQL to start at all).
+# 0.0.0.0 includes. Both services listen without waiting for the broker; the mailer also listens
+# before its database answers, and consumes only once its migrations are applied (README,
+# "Start-up when PostgreSQL is down, late or misconfigured").
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const p = process.env.PORT || (process.env.SERVICE === 'mailer' ? 3001 : 3000); fetch('http://127.0.0.1:' + p + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));"]
 

@@ -41,11 +41,12 @@ function stopAll(exitCode) {
 }
 
 const smtpUrl = process.env.SMTP_URL;
+const maildevSmtpPort = process.env.MAILDEV_SMTP_PORT ?? '1025';
 if (!smtpUrl) {
   const web = process.env.MAILDEV_WEB_PORT ?? '1080';
   run('maildev', path.join(root, 'node_modules/.bin/maildev'), [
     '--smtp',
-    '1025',
+    maildevSmtpPort,
     '--ip',
     '127.0.0.1',
     '--web',
@@ -53,7 +54,9 @@ if (!smtpUrl) {
     '--web-ip',
     '127.0.0.1',
   ]);
-  process.stderr.write(`MailDev: SMTP on 127.0.0.1:1025, sent emails at http://127.0.0.1:${web}\n`);
+  process.stderr.write(
+    `MailDev (MAILDEV_SMTP_PORT, MAILDEV_WEB_PORT): SMTP on 127.0.0.1:${maildevSmtpPort}, sent emails at http://127.0.0.1:${web}\n`,
+  );
 }
 const apiPort = process.env.ORDER_API_PORT ?? '3000';
 const keysGiven = Boolean(process.env.ORDER_API_KEYS?.trim()) || process.env.ORDER_API_AUTH === 'off';
@@ -65,7 +68,7 @@ run('order-api', process.execPath, ['services/order-api/dist/main.js'], {
 });
 run('mailer', process.execPath, ['services/mailer/dist/main.js'], {
   PORT: process.env.MAILER_PORT ?? '3001',
-  SMTP_URL: smtpUrl ?? 'smtp://127.0.0.1:1025',
+  SMTP_URL: smtpUrl ?? `smtp://127.0.0.1:${maildevSmtpPort}`,
 });
 
 /** The curl of README's quick start, with this start's key. */
