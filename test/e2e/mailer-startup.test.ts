@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
 import { declareMailerTopology } from '../../services/mailer/src/adapters/broker/mailer-topology';
-import { loadMailerConfig } from '../../services/mailer/src/config';
 import { AMQP_URL, connectTestBroker, eventually } from '../helpers/broker';
 import { query } from '../helpers/database';
 import { subjectOf } from '../helpers/inspect';
@@ -10,7 +9,13 @@ import { uniqueName } from '../helpers/names';
 import { sampleOrder, TEST_API_KEY_ENV } from '../helpers/orders';
 import { spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
+import {
+  deleteStackTopology,
+  mailerEnv,
+  mailerQueueNamesFor,
+  mailerTopologyFor,
+  uniqueStackNames,
+} from '../helpers/stack';
 import { closedPort } from '../helpers/ports';
 
 /** A TCP proxy from 127.0.0.1:`port` to the test PostgreSQL (127.0.0.1:5432): the database "arriving". */
@@ -107,20 +112,10 @@ describe('mailer start-up without its database (real process)', () => {
       const smtp = await startSmtpCatcher();
       const database = await arrange();
       const env = mailerEnv(names, smtp.url, { DATABASE_URL: database.url, LOG_LEVEL: 'info' });
-      const config = loadMailerConfig(env);
       const { connection, channel } = await connectTestBroker();
       const proc = spawnService('mailer', env);
       try {
-        await declareMailerTopology(channel, {
-          ordersExchange: names.exchange,
-          routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,
-          workQueue: names.queue,
-          deadLetterExchange: names.deadLetterExchange,
-          deadLetterQueue: names.deadLetterQueue,
-          deliveryLimit: config.DELIVERY_LIMIT,
-          retryDelaysMs: config.RETRY_DELAYS,
-          holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
-        });
+        await declareMailerTopology(channel, mailerTopologyFor(names, env));
         const event = {
           schemaVersion: EVENT_SCHEMA_VERSION,
           type: 'order.confirmed',

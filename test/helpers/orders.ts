@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { OrderInput } from '@order-mail/shared';
 
 /**
@@ -44,4 +44,21 @@ export function postJson(baseUrl: string, path: string, body: unknown, headers: 
     },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/**
+ * The body of an order-confirmed event for `orderId`, as the order API publishes it (a fresh
+ * `eventId`, accepted now), ready to put on a queue or hand to the worker.
+ */
+export function sampleEventBody(orderId: string, correlationId = `corr-${orderId}`): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 1,
+      type: 'order.confirmed',
+      eventId: randomUUID(),
+      acceptedAt: new Date().toISOString(),
+      correlationId,
+      order: sampleOrder({ orderId }),
+    }),
+  );
 }

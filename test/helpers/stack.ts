@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@order-mail/shared';
-import { mailerQueueNames } from '../../services/mailer/src/adapters/broker/mailer-topology';
+import { mailerQueueNames, type MailerTopology } from '../../services/mailer/src/adapters/broker/mailer-topology';
 import { loadMailerConfig, type MailerConfig } from '../../services/mailer/src/config';
 import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
 import { loadOrderApiConfig } from '../../services/order-api/src/config';
@@ -88,10 +88,10 @@ export function mailerEnv(names: Omit<StackNames, 'queues'>, smtpUrl: string, en
   };
 }
 
-/** Every queue a mailer with these names (and `env`) declares. */
-export function mailerQueueNamesFor(names: Omit<StackNames, 'queues'>, env: Record<string, string> = {}): string[] {
+/** The topology a mailer with these names (and `env`) declares, as `startMailer` derives it from its config. */
+export function mailerTopologyFor(names: Omit<StackNames, 'queues'>, env: Record<string, string> = {}): MailerTopology {
   const config = loadMailerConfig(mailerEnv(names, 'smtp://127.0.0.1:1', env));
-  return mailerQueueNames({
+  return {
     ordersExchange: names.exchange,
     routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,
     workQueue: names.queue,
@@ -100,7 +100,12 @@ export function mailerQueueNamesFor(names: Omit<StackNames, 'queues'>, env: Reco
     deliveryLimit: config.DELIVERY_LIMIT,
     retryDelaysMs: config.RETRY_DELAYS,
     holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
-  });
+  };
+}
+
+/** Every queue a mailer with these names (and `env`) declares. */
+export function mailerQueueNamesFor(names: Omit<StackNames, 'queues'>, env: Record<string, string> = {}): string[] {
+  return mailerQueueNames(mailerTopologyFor(names, env));
 }
 
 /** Both services in-process, on port 0, on exchange, queue and schema names of their own. */

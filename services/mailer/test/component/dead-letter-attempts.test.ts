@@ -6,7 +6,7 @@ import { Pool } from 'pg';
 import pino from 'pino';
 import { createMetricsRegistry, ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared';
 import { DATABASE_URL, dropSchema } from '../../../../test/helpers/database';
-import { sampleOrder } from '../../../../test/helpers/orders';
+import { sampleEventBody } from '../../../../test/helpers/orders';
 import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smtp-catcher';
 import { startSmtpFaultProxy, type SmtpFaultProxy } from '../../../../test/helpers/smtp-fault-proxy';
 import { uniqueStackNames } from '../../../../test/helpers/stack';
@@ -58,18 +58,7 @@ const cases: DeadLetterCase[] = [
   { reason: 'unknown_template', arrange: () => undefined, templates: 'missing', retryDelays: 3, attempts: 1 },
 ];
 
-function eventFor(orderId: string): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      schemaVersion: 1,
-      type: ORDER_CONFIRMED_EVENT_TYPE,
-      eventId: randomUUID(),
-      acceptedAt: new Date().toISOString(),
-      correlationId: `dla-${orderId}`,
-      order: sampleOrder({ orderId }),
-    }),
-  );
-}
+const eventFor = (orderId: string) => sampleEventBody(orderId, `dla-${orderId}`);
 
 /**
  * Hands the message to the worker again and again, as the retry and hold queues would, carrying

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { createMetricsRegistry, ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared';
 import { DATABASE_URL, dropSchema } from '../../../../test/helpers/database';
-import { sampleOrder } from '../../../../test/helpers/orders';
+import { sampleEventBody } from '../../../../test/helpers/orders';
+import { closedPort } from '../../../../test/helpers/ports';
 import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smtp-catcher';
 import { startSmtpFaultProxy, type SmtpFault, type SmtpFaultProxy } from '../../../../test/helpers/smtp-fault-proxy';
 import { uniqueStackNames } from '../../../../test/helpers/stack';
@@ -60,27 +60,7 @@ function withFiller(templates: TemplateRenderer, bytes: number): TemplateRendere
   };
 }
 
-/** A port where nothing listens (connection refused). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function eventFor(orderId: string): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      schemaVersion: 1,
-      type: ORDER_CONFIRMED_EVENT_TYPE,
-      eventId: randomUUID(),
-      acceptedAt: new Date().toISOString(),
-      correlationId: `stages-${orderId}`,
-      order: sampleOrder({ orderId }),
-    }),
-  );
-}
+const eventFor = (orderId: string) => sampleEventBody(orderId, `stages-${orderId}`);
 
 /** `sent` for an email the server accepted, else the class the failure was given. */
 function resultOf(outcome: DeliveryOutcome): 'sent' | FailureClass {
