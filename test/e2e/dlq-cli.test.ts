@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { DEAD_LETTER_REASONS } from '../../services/mailer/src/domain/dead-letter-reasons';
+import { DEAD_LETTER_REASON_DESCRIPTIONS } from '../../services/mailer/src/domain/dead-letter-reasons';
 import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
 import { eventually } from '../helpers/broker';
 import {
@@ -36,7 +36,7 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
 
       expect(run).toMatchObject({ code: 0, stderr: '' });
       expect(run.stdout).toMatch(/^Usage: npm run dlq -- <command> \[options\]/);
-      for (const reason of Object.keys(DEAD_LETTER_REASONS)) expect(run.stdout).toContain(`  ${reason} `);
+      for (const reason of Object.keys(DEAD_LETTER_REASON_DESCRIPTIONS)) expect(run.stdout).toContain(`  ${reason} `);
     },
   );
 

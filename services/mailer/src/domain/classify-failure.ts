@@ -1,14 +1,6 @@
-/**
- * How a failed send is treated:
- * - `transient`: retry on the schedule (4xx replies, 503, DNS errors, and any connection lost,
- *   timed out or aborted before the final dot of the message was written);
- * - `permanent`: dead-letter at once (5xx replies but 503);
- * - `unknown_outcome`: the final dot had been written and no reply came (connection lost, timed
- *   out, send aborted at its deadline), so the server may have accepted the message: never
- *   resend at once;
- * - `auth`: the server refused our credentials (535, EAUTH): not the message's fault, retry slowly.
- */
-export type FailureClass = 'transient' | 'permanent' | 'unknown_outcome' | 'auth';
+import type { FailureClass } from './vocabulary';
+
+export type { FailureClass } from './vocabulary';
 
 /**
  * How far one message got through its SMTP transaction when the send failed, seen from the

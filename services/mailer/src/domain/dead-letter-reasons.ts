@@ -1,11 +1,11 @@
-import type { DeadLetterReason } from './mail-worker';
+import type { BrokerDeadLetterReason, DeadLetterReason } from './vocabulary';
 
 /**
  * Every reason a dead letter can carry, with what it means: the mailer's own
- * (`x-dead-letter-reason`, see `DeadLetterReason`), then RabbitMQ's, for messages the broker
- * dead-lettered itself (the `reason` of their newest `x-death` entry; RabbitMQ docs, "Dead
- * Letter Exchanges": delivery_limit, rejected, expired, maxlen). The `satisfies` makes adding a
- * `DeadLetterReason` without listing it here a type error.
+ * (`x-dead-letter-reason`, the list `DEAD_LETTER_REASONS`), then RabbitMQ's, for messages the
+ * broker dead-lettered itself (the `reason` of their newest `x-death` entry; RabbitMQ docs, "Dead
+ * Letter Exchanges"). The `satisfies` makes a reason added to either list without a description
+ * here a type error.
  */
 const MAILER_REASONS = {
   invalid_event: 'body not JSON or not matching the event schema',
@@ -22,9 +22,16 @@ const BROKER_REASONS = {
   rejected: 'rejected without requeue (by the broker, without our reason headers)',
   expired: 'its TTL expired (by the broker)',
   maxlen: 'a queue length limit was exceeded (by the broker)',
-} as const;
+} as const satisfies Record<BrokerDeadLetterReason, string>;
 
-/** Reason → one-line description, in the order the CLI's usage lists them. */
-export const DEAD_LETTER_REASONS: Readonly<Record<string, string>> = { ...MAILER_REASONS, ...BROKER_REASONS };
+/** Reason → one-line description, the mailer's then the broker's, in the order the CLI's usage lists them. */
+export const DEAD_LETTER_REASON_DESCRIPTIONS: Readonly<Record<DeadLetterReason | BrokerDeadLetterReason, string>> = {
+  ...MAILER_REASONS,
+  ...BROKER_REASONS,
+};
 
-export const isDeadLetterReason = (value: string): boolean => Object.hasOwn(DEAD_LETTER_REASONS, value);
+/** Any reason a dead letter can carry: the mailer's or the broker's. */
+export type AnyDeadLetterReason = keyof typeof DEAD_LETTER_REASON_DESCRIPTIONS;
+
+export const isDeadLetterReason = (value: string): value is AnyDeadLetterReason =>
+  Object.hasOwn(DEAD_LETTER_REASON_DESCRIPTIONS, value);

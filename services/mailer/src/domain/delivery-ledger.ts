@@ -1,8 +1,6 @@
-import type { FailureClass } from './classify-failure';
+import type { AttemptOutcome, DeliveryStatus } from './vocabulary';
 
-/** The ledger's record of one kind of email for one order: at most one is ever `sent`. */
-export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'retrying' | 'dead';
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'sending', 'sent', 'retrying', 'dead'];
+export { DELIVERY_STATUSES, type AttemptOutcome, type DeliveryStatus } from './vocabulary';
 
 export interface DeliveryRecord {
   id: number;
@@ -26,8 +24,6 @@ export interface DeliveryRecord {
   sendingStartedAt: Date | null;
   sentAt: Date | null;
 }
-
-export type AttemptOutcome = 'sent' | FailureClass | 'render_failed';
 
 export interface DeliveryAttempt {
   attempt: number;

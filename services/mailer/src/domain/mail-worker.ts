@@ -10,25 +10,18 @@ import {
   type Logger,
   type OrderConfirmedEvent,
 } from '@order-mail/shared';
-import { classifyFailure, type FailureClass } from './classify-failure';
+import { classifyFailure } from './classify-failure';
 import { idsFromBody } from './message-ids';
 import type { DeliveryLedger } from './delivery-ledger';
 import { buildOrderConfirmationEmail, ORDER_CONFIRMATION_TEMPLATE } from './order-email';
 import { SendFailureError, type WorkerMetrics, type MailTransport, type TemplateRenderer } from './ports';
 import { decideNextStep, type RetrySchedule } from './retry-policy';
+import type { DeadLetterReason, ProblemClass } from './vocabulary';
 
-/** Why a message ends in the dead-letter queue (the `x-dead-letter-reason` header). */
-export type DeadLetterReason =
-  | 'invalid_event'
-  | 'unknown_template'
-  | 'render_failed'
-  | 'smtp_rejected'
-  | 'retries_exhausted'
-  | 'outcome_unknown'
-  | 'internal_error';
+export type { DeadLetterReason } from './vocabulary';
 
 export interface FailureInfo {
-  failureClass: FailureClass | 'invalid' | 'render' | 'internal';
+  failureClass: ProblemClass;
   message: string;
   responseCode?: number;
   response?: string;
@@ -201,7 +194,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
           action: 'dead-letter',
           reason,
           failures: attempt,
-          failure: { failureClass: 'render', message },
+          failure: { failureClass: 'render_failed', message },
         };
       }
 

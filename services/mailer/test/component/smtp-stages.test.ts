@@ -66,7 +66,7 @@ const eventFor = (orderId: string) => sampleEventBody(orderId, `stages-${orderId
 function resultOf(outcome: DeliveryOutcome): 'sent' | FailureClass {
   if (outcome.action === 'ack') return 'sent';
   const failureClass = outcome.failure?.failureClass;
-  if (!failureClass || ['invalid', 'render', 'internal'].includes(failureClass)) {
+  if (!failureClass || ['invalid', 'render_failed', 'internal'].includes(failureClass)) {
     throw new Error(`not a send outcome: ${JSON.stringify(outcome)}`);
   }
   return failureClass as FailureClass;

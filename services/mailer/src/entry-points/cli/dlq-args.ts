@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { DEAD_LETTER_REASONS, isDeadLetterReason } from '../../domain/dead-letter-reasons';
+import { DEAD_LETTER_REASON_DESCRIPTIONS, isDeadLetterReason } from '../../domain/dead-letter-reasons';
 
-const reasonLines = Object.entries(DEAD_LETTER_REASONS)
+const reasonLines = Object.entries(DEAD_LETTER_REASON_DESCRIPTIONS)
   .map(([reason, meaning]) => `  ${reason.padEnd(19)}${meaning}`)
   .join('\n');
 
@@ -74,7 +74,7 @@ function integerOption(name: string, value: string | undefined, min: number, max
 /**
  * Parses and checks `npm run dlq -- …` arguments (without `node` and the script). Every
  * enumerated value is checked here, against the same lists and ranges as the admin API
- * (reasons: `DEAD_LETTER_REASONS`; limits: `GET /dead-letters`, `POST /dead-letters/replay`), so a
+ * (reasons: `DEAD_LETTER_REASON_DESCRIPTIONS`; limits: `GET /dead-letters`, `POST /dead-letters/replay`), so a
  * typo is a usage error (exit 2) instead of a request that matches nothing. Which filters may be
  * combined is left to the API, which answers 400 naming the problem. Never throws.
  */
@@ -132,7 +132,7 @@ export function parseDlqArgs(argv: string[], env: NodeJS.ProcessEnv = {}): DlqCo
   if (reason !== undefined && !isDeadLetterReason(reason)) {
     return {
       command: 'usage_error',
-      message: `--reason must be one of ${Object.keys(DEAD_LETTER_REASONS).join(', ')}; got "${reason}"`,
+      message: `--reason must be one of ${Object.keys(DEAD_LETTER_REASON_DESCRIPTIONS).join(', ')}; got "${reason}"`,
     };
   }
   const code = values['smtp-code'];

@@ -21,7 +21,7 @@ import {
 } from '@order-mail/shared';
 import type { PgDeliveryLedger } from '../../adapters/db/delivery-ledger-pg';
 import type { DeadLetterStore } from '../../adapters/broker/dead-letter-store';
-import { DEAD_LETTER_REASONS, isDeadLetterReason } from '../../domain/dead-letter-reasons';
+import { DEAD_LETTER_REASON_DESCRIPTIONS, isDeadLetterReason } from '../../domain/dead-letter-reasons';
 import { DELIVERY_STATUSES } from '../../domain/delivery-ledger';
 
 export interface MailerAppDeps {
@@ -79,7 +79,7 @@ const queryInt = (min: number, max: number, fallback: number) =>
 
 const deliveriesQuery = z.strictObject({
   orderId: orderIdSchema.optional(),
-  status: z.enum(DELIVERY_STATUSES as [string, ...string[]]).optional(),
+  status: z.enum(DELIVERY_STATUSES).optional(),
   limit: queryInt(1, 500, 50),
 });
 
@@ -118,7 +118,7 @@ export const replayRequestSchema = z
       .string()
       .refine(isDeadLetterReason, {
         error: (issue) =>
-          `unknown reason ${JSON.stringify(issue.input)}: expected one of ${Object.keys(DEAD_LETTER_REASONS).join(', ')}`,
+          `unknown reason ${JSON.stringify(issue.input)}: expected one of ${Object.keys(DEAD_LETTER_REASON_DESCRIPTIONS).join(', ')}`,
       })
       .optional(),
     smtpCode: z.number().int().min(100).max(599).optional(),
@@ -179,7 +179,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
     const query = parseQuery(deliveriesQuery, req.query);
     const deliveries = await ledger.list({
       orderId: query.orderId,
-      status: query.status as (typeof DELIVERY_STATUSES)[number] | undefined,
+      status: query.status,
       limit: query.limit,
     });
     res.json({ deliveries });
