@@ -15,6 +15,15 @@ export default tseslint.config(
     },
   },
   {
+    // Long or branchy functions hide the story: 15 paths is about what one reading can follow
+    // (McCabe's 10 plus the guard clauses of a boundary function), 60 lines about one screen.
+    files: ['services/*/src/**/*.ts', 'shared/src/**/*.ts'],
+    rules: {
+      complexity: ['error', 15],
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     files: ['**/test/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -22,7 +22,6 @@ export interface OutgoingMail {
 }
 
 export interface SendReceipt {
-  messageId: string;
   /** The SMTP server's final reply, e.g. `250 OK: queued as 123`. */
   response: string;
   /** Its reply code, e.g. 250, if the reply starts with one. */
@@ -51,10 +50,14 @@ export class SendFailureError extends Error {
 
 /** What the worker measures; the metrics adapter maps it to Prometheus. */
 export interface WorkerMetrics {
-  rendered(seconds: number): void;
-  /** One SMTP send, successful or not, with the server's reply code if it replied. */
-  smtpSend(seconds: number, replyCode: number | undefined): void;
-  /** An email accepted by the SMTP server, `seconds` after the API accepted the order. */
+  /** Starts timing one render; calling the returned function records its duration. */
+  startRender(): () => void;
+  /**
+   * Starts timing one SMTP send; calling the returned function records its duration, successful
+   * or not, with the server's reply code if it replied.
+   */
+  startSmtpSend(): (replyCode: number | undefined) => void;
+  /** An email accepted by the SMTP server, `endToEndSeconds` after the API accepted the order. */
   delivered(endToEndSeconds: number): void;
   outcomeUnknown(): void;
 }

@@ -90,6 +90,7 @@ export function matchesFilter(letter: DeadLetter, filter: ReplayFilter): boolean
 
 /** Headers that describe past failures; a replayed message starts with a clean slate. */
 const FAILURE_HEADERS = new Set<string>([
+  MailerHeaders.sendFailures,
   MailerHeaders.attempts,
   MailerHeaders.internalErrors,
   MailerHeaders.lastError,

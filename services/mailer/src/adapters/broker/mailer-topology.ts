@@ -16,7 +16,16 @@ export interface MailerTopology {
 
 /** Headers the mailer reads and writes on messages it retries, holds or dead-letters. */
 export const MailerHeaders = {
-  /** Failed sends of this message so far; a replay resets it. */
+  /**
+   * Failed sends of this message so far, the retry schedule's counter; a replay resets it.
+   * Mailers before this header counted failed sends in `x-attempts`: `readSendFailures` reads that
+   * when this one is absent, for copies already waiting in queues.
+   */
+  sendFailures: 'x-send-failures',
+  /**
+   * The ledger's attempts (claims of the order's delivery, each a send or a try at one) when the
+   * copy was made: on retry copies and dead letters, so the queue's and the ledger's views agree.
+   */
   attempts: 'x-attempts',
   /** Unexpected errors (e.g. the database was down) so far; they follow the retry schedule too. */
   internalErrors: 'x-internal-errors',
@@ -59,6 +68,15 @@ export function withoutBrokerHistory(headers: Record<string, unknown> | undefine
 /** A count header (`x-attempts`, `x-replay-count`, …) as a number; absent or unreadable is 0. */
 export function readCountHeader(headers: Record<string, unknown> | undefined, name: string): number {
   return Number(headers?.[name] ?? 0) || 0;
+}
+
+/**
+ * The failed sends a message carries (`x-send-failures`), or, for a copy made by an older mailer
+ * that lacks it, its `x-attempts`, which counted failed sends then. A replay removes both.
+ */
+export function readSendFailures(headers: Record<string, unknown> | undefined): number {
+  const name = headers?.[MailerHeaders.sendFailures] !== undefined ? MailerHeaders.sendFailures : MailerHeaders.attempts;
+  return readCountHeader(headers, name);
 }
 
 /** `30000` → `30s`, `120000` → `2m`, `250` → `250ms`: readable, and unique per delay. */
