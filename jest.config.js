@@ -6,6 +6,11 @@ module.exports = {
   testMatch: ['**/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
-  moduleNameMapper: { '^@order-mail/shared$': '<rootDir>/shared/src/index.ts' },
+  moduleNameMapper: {
+    // The subpath entry points (shared/package.json "exports"), as sources.
+    '^@order-mail/shared/(contract|diagnostics|logger|config|broker|http|metrics)$': '<rootDir>/shared/src/entry/$1.ts',
+    // Test helpers by one name from any depth (tsconfig.json's `paths` says the same to tsc and ESLint).
+    '^@test/helpers/(.*)$': '<rootDir>/test/helpers/$1',
+  },
   testTimeout: 30000,
 };

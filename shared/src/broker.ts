@@ -40,6 +40,94 @@ export interface OpenBrokerOptions {
 
 const CONNECT_FAILURE_REMINDER_MS = 60_000;
 
+/** What the connection's listeners and the returned link share. */
+interface LinkState {
+  connected: boolean;
+  stopping: boolean;
+  // Channels of the current connection, closed one by one on shutdown: a graceful channel close
+  // makes the broker process every ack sent on it first, a bare connection close does not.
+  channels: Set<amqp.Channel>;
+  /** The last connect failure logged, to log a cause once and then remind once a minute. */
+  lastFailure: { cause: string; at: number };
+}
+
+/**
+ * amqplib's recovery `setup`, run after every (re)connect: hands `options.setup` channels that
+ * log their errors and, should one close on its own, close the connection so that recovery runs
+ * setup again from a known-good state.
+ */
+function recoverySetup(options: OpenBrokerOptions, state: LinkState): (raw: amqp.ChannelModel) => Promise<void> {
+  const { logger } = options;
+  return async (raw) => {
+    // Listeners are bound by amqplib only after setup returns; until then an 'error'
+    // without a listener would crash the process.
+    raw.on('error', (err: Error) => logger.warn({ err }, 'broker connection error during setup'));
+    state.channels = new Set();
+    const watch = <C extends amqp.Channel>(ch: C): C => {
+      ch.on('error', (err: Error) => logger.warn({ err }, 'broker channel error'));
+      ch.on('handler-error', (err: Error, event: string) =>
+        logger.error({ err, event }, 'broker channel handler threw'),
+      );
+      state.channels.add(ch);
+      ch.on('close', () => {
+        state.channels.delete(ch);
+        if (state.stopping) return;
+        // The connection may still be open; force a full recovery so setup runs again.
+        raw.close().catch(() => undefined);
+      });
+      return ch;
+    };
+    await options.setup({
+      channel: async () => watch(await raw.createChannel()),
+      confirmChannel: async () => watch(await raw.createConfirmChannel()),
+    });
+  };
+}
+
+/** Logs a failed (re)connect attempt: a refused topology at error, an unreachable broker sparingly. */
+function logConnectFailure(options: OpenBrokerOptions, state: LinkState, err: Error): void {
+  const { logger } = options;
+  if ((err as { code?: unknown }).code === 406) {
+    // Retrying cannot fix this: a queue or exchange exists with other arguments than ours.
+    logger.error(
+      { err },
+      'broker refused our topology (PRECONDITION_FAILED): an existing queue or exchange has other arguments; ' +
+        'restore the old setting or delete it (after draining it), then this service connects by itself',
+    );
+    return;
+  }
+  // Retried every few seconds for as long as the broker is away: one plain line when the cause
+  // changes, then a reminder a minute, never a stack (nothing in our code is wrong).
+  const cause = describeErrorCause(err) || err.message;
+  const now = Date.now();
+  if (cause === state.lastFailure.cause && now - state.lastFailure.at < CONNECT_FAILURE_REMINDER_MS) return;
+  state.lastFailure = { cause, at: now };
+  logger.warn(
+    { amqpUrl: maskUrlPassword(options.url), cause, error: err.message },
+    `broker not reachable at AMQP_URL ${maskUrlPassword(options.url)} (${cause}); retrying`,
+  );
+}
+
+/** Follows the connection's life: connected or not, and a log line for each change. */
+function watchConnection(model: amqp.RecoveringChannelModel, options: OpenBrokerOptions, state: LinkState): void {
+  const { logger } = options;
+  model.on('connect', () => {
+    state.connected = true;
+    state.lastFailure = { cause: '', at: 0 };
+    logger.info('broker connected');
+  });
+  model.on('disconnect', (err: Error) => {
+    state.connected = false;
+    logger.warn({ err }, 'broker connection lost, reconnecting');
+    options.onDisconnect?.(err);
+  });
+  model.on('connect-failed', (err: Error) => logConnectFailure(options, state, err));
+  model.on('error', (err: Error) => logger.warn({ err }, 'broker connection error'));
+  model.on('handler-error', (err: Error, event: string) => logger.error({ err, event }, 'broker handler threw'));
+  model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing'));
+  model.on('unblocked', () => logger.info('broker unblocked publishing'));
+}
+
 /**
  * A RabbitMQ connection that recovers by itself (amqplib's built-in recovery, retrying forever
  * with capped backoff). A channel that closes on its own (e.g. a channel-level protocol error)
@@ -47,13 +135,12 @@ const CONNECT_FAILURE_REMINDER_MS = 60_000;
  */
 export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink> {
   const { logger } = options;
-  let connected = false;
-  let stopping = false;
-  // Channels of the current connection, closed one by one on shutdown: a graceful channel close
-  // makes the broker process every ack sent on it first, a bare connection close does not.
-  let channels = new Set<amqp.Channel>();
-  let lastFailure = { cause: '', at: 0 };
-
+  const state: LinkState = {
+    connected: false,
+    stopping: false,
+    channels: new Set(),
+    lastFailure: { cause: '', at: 0 },
+  };
   const model = await amqp.connect(options.url, {
     clientProperties: { connection_name: options.connectionName },
     recovery: {
@@ -61,69 +148,10 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
       initialDelay: 200,
       maxDelay: 5000,
       maxRetries: Infinity,
-      setup: async (raw: amqp.ChannelModel) => {
-        // Listeners are bound by amqplib only after setup returns; until then an 'error'
-        // without a listener would crash the process.
-        raw.on('error', (err: Error) => logger.warn({ err }, 'broker connection error during setup'));
-        channels = new Set();
-        const watch = <C extends amqp.Channel>(ch: C): C => {
-          ch.on('error', (err: Error) => logger.warn({ err }, 'broker channel error'));
-          ch.on('handler-error', (err: Error, event: string) =>
-            logger.error({ err, event }, 'broker channel handler threw'),
-          );
-          channels.add(ch);
-          ch.on('close', () => {
-            channels.delete(ch);
-            if (stopping) return;
-            // The connection may still be open; force a full recovery so setup runs again.
-            raw.close().catch(() => undefined);
-          });
-          return ch;
-        };
-        await options.setup({
-          channel: async () => watch(await raw.createChannel()),
-          confirmChannel: async () => watch(await raw.createConfirmChannel()),
-        });
-      },
+      setup: recoverySetup(options, state),
     },
   });
-
-  model.on('connect', () => {
-    connected = true;
-    lastFailure = { cause: '', at: 0 };
-    logger.info('broker connected');
-  });
-  model.on('disconnect', (err: Error) => {
-    connected = false;
-    logger.warn({ err }, 'broker connection lost, reconnecting');
-    options.onDisconnect?.(err);
-  });
-  model.on('connect-failed', (err: Error) => {
-    if ((err as { code?: unknown }).code === 406) {
-      // Retrying cannot fix this: a queue or exchange exists with other arguments than ours.
-      logger.error(
-        { err },
-        'broker refused our topology (PRECONDITION_FAILED): an existing queue or exchange has other arguments; ' +
-          'restore the old setting or delete it (after draining it), then this service connects by itself',
-      );
-    } else {
-      // Retried every few seconds for as long as the broker is away: one plain line when the cause
-      // changes, then a reminder a minute, never a stack (nothing in our code is wrong).
-      const cause = describeErrorCause(err) || err.message;
-      const now = Date.now();
-      if (cause !== lastFailure.cause || now - lastFailure.at >= CONNECT_FAILURE_REMINDER_MS) {
-        lastFailure = { cause, at: now };
-        logger.warn(
-          { amqpUrl: maskUrlPassword(options.url), cause, error: err.message },
-          `broker not reachable at AMQP_URL ${maskUrlPassword(options.url)} (${cause}); retrying`,
-        );
-      }
-    }
-  });
-  model.on('error', (err: Error) => logger.warn({ err }, 'broker connection error'));
-  model.on('handler-error', (err: Error, event: string) => logger.error({ err, event }, 'broker handler threw'));
-  model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing'));
-  model.on('unblocked', () => logger.info('broker unblocked publishing'));
+  watchConnection(model, options, state);
 
   const adHoc = <C extends amqp.Channel>(ch: C): C => {
     ch.on('error', (err: Error) => logger.warn({ err }, 'broker channel error'));
@@ -131,14 +159,14 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
   };
 
   return {
-    isConnected: () => connected && !stopping,
+    isConnected: () => state.connected && !state.stopping,
     openChannel: async () => adHoc(await model.createChannel()),
     openConfirmChannel: async () => adHoc(await model.createConfirmChannel()),
     waitForConnect: () => model.waitForConnect().then(() => undefined),
     close: async () => {
-      stopping = true;
-      connected = false;
-      for (const ch of [...channels]) {
+      state.stopping = true;
+      state.connected = false;
+      for (const ch of [...state.channels]) {
         await ch.close().catch((err: unknown) => logger.debug({ err }, 'channel already closed'));
       }
       await model.close();

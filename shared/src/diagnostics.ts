@@ -34,3 +34,15 @@ export function maskUrlPassword(url: string): string {
     return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
   }
 }
+
+/**
+ * Masks an address for logs: `ada@example.com` → `a***@example.com` (first character and the
+ * domain kept, so an operator can tell recipients and providers apart); `***` if it has no local
+ * part. Lives here rather than beside the logger because domain code calls it, and this module
+ * loads nothing (the logger loads pino).
+ */
+export function maskEmail(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${address[0]}***${address.slice(at)}`;
+}

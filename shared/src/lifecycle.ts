@@ -7,7 +7,15 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { isAppError } from './errors';
+import {
+  ErrorCodes,
+  isAppError,
+  PROBLEM_CONTENT_TYPE,
+  problemOf,
+  type HttpErrorCode,
+  type ProblemDetails,
+} from './errors';
+import { DEFAULT_HTTP_LIMITS } from './config';
 import { createLogger, type Logger } from './logger';
 
 export interface HttpServerHandle {
@@ -22,49 +30,40 @@ export interface HttpServerHandle {
 export interface HttpLimits {
   /**
    * Milliseconds a client has to send a request's headers (Node's `server.headersTimeout`);
-   * then it gets a JSON `408` and the connection is closed. At most `requestTimeoutMs`.
+   * then it gets a problem+json `408` and the connection is closed. At most `requestTimeoutMs`.
    */
   headersTimeoutMs: number;
   /**
    * Milliseconds a client has to send a whole request, headers and body (Node's
-   * `server.requestTimeout`); then it gets a JSON `408` and the connection is closed. Time spent
+   * `server.requestTimeout`); then it gets a problem+json `408` and the connection is closed. Time spent
    * answering a fully received request is not limited by it.
    */
   requestTimeoutMs: number;
 }
 
-/** Node's defaults (60 s for headers, 300 s for a request) leave a slow client a socket for minutes. */
-export const DEFAULT_HTTP_LIMITS: HttpLimits = { headersTimeoutMs: 5000, requestTimeoutMs: 15000 };
-
-/** The refinement both services' configs apply: Node refuses a headers timeout over the request timeout. */
-export const HEADERS_WITHIN_REQUEST_TIMEOUT = {
-  message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
-  path: ['HTTP_HEADERS_TIMEOUT_MS'],
-  // Compared only once both are valid, so a bad value is named once, by its own key.
-  when: (payload: { issues: readonly { path?: readonly PropertyKey[] }[] }) =>
-    !payload.issues.some((i) => /^HTTP_(HEADERS|REQUEST)_TIMEOUT_MS$/.test(String(i.path?.[0]))),
-};
-
 /** Node checks for timed-out requests on an interval (30 s by default); this keeps it near the timeouts. */
 const MAX_CHECK_INTERVAL_MS = 1000;
 
-/** What a `clientError` (a request Node refused before the app saw it) is answered with. */
-const CLIENT_ERROR_ANSWERS: Record<string, [number, string, string]> = {
-  // RFC 9110 §15.5.9
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'The request did not arrive in time; the connection is closed'],
-  // RFC 6585 §5
-  HPE_HEADER_OVERFLOW: [431, 'headers_too_large', 'The request headers are too large'],
-  // RFC 9110 §15.5.14
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'payload_too_large', 'The chunk extensions are too large'],
+/** What a `clientError` (a request Node refused before the app saw it) is answered with, by Node's code. */
+const CLIENT_ERROR_ANSWERS: Record<string, [HttpErrorCode, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [
+    ErrorCodes.REQUEST_TIMEOUT,
+    'The request did not arrive in time; the connection is closed',
+  ],
+  HPE_HEADER_OVERFLOW: [ErrorCodes.HEADERS_TOO_LARGE, 'The request headers are too large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [ErrorCodes.PAYLOAD_TOO_LARGE, 'The chunk extensions are too large'],
 };
-const MALFORMED_REQUEST: [number, string, string] = [400, 'bad_request', 'The request is not valid HTTP/1.1'];
+const MALFORMED_REQUEST: [HttpErrorCode, string] = [ErrorCodes.BAD_REQUEST, 'The request is not valid HTTP/1.1'];
 
-/** The bytes of a complete JSON error answer that closes the connection. */
-function rawJsonAnswer([status, error, message]: [number, string, string]): string {
-  const body = JSON.stringify({ error, message });
+/**
+ * The bytes of a complete problem+json answer (RFC 9457, the same body as the error handler's)
+ * that closes the connection: written to the socket, as Node's own `clientError` answers are.
+ */
+function rawProblemAnswer(problem: ProblemDetails): string {
+  const body = JSON.stringify(problem);
   return (
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-    'Content-Type: application/json; charset=utf-8\r\n' +
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+    `Content-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n\r\n' +
     body
@@ -72,13 +71,73 @@ function rawJsonAnswer([status, error, message]: [number, string, string]): stri
 }
 
 /**
+ * Makes an answer sent before the request's body was read close the connection: says so in its
+ * headers (RFC 9112 §9.6) rather than promise a keep-alive the server will not keep, then closes
+ * the socket once the answer is out. Node would otherwise keep reading (and discarding) the rest
+ * of the body to reuse the connection, for as long as the client cares to send it.
+ */
+function closeWhenAnsweredBeforeBody(req: IncomingMessage, res: ServerResponse): void {
+  const declaresBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    if (declaresBody && !req.complete && !this.headersSent) this.setHeader('Connection', 'close');
+    return writeHead.apply(this, args);
+  } as ServerResponse['writeHead'];
+  res.once('finish', () => {
+    if (!req.complete) req.socket.destroySoon();
+  });
+}
+
+/**
+ * Node's `clientError` listener: answers a request Node refused before routing with a problem
+ * (`CLIENT_ERROR_ANSWERS`, else 400 bad_request) and closes the connection. Writes only where no
+ * byte of another answer went out on the socket, as Node's own handler does; a reset connection
+ * gets nothing and is not logged.
+ */
+function answerClientError(logger: Logger | undefined): (err: NodeJS.ErrnoException, socket: Socket) => void {
+  return (err, socket) => {
+    const code = err.code ?? '';
+    const [errorCode, detail] = CLIENT_ERROR_ANSWERS[code] ?? MALFORMED_REQUEST;
+    const problem = problemOf(errorCode, detail);
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+      socket.end(rawProblemAnswer(problem));
+    }
+    socket.destroySoon();
+    if (code !== 'ECONNRESET') logger?.info({ code, status: problem.status }, 'HTTP request refused before routing');
+  };
+}
+
+/** The handle of a listening `server`: where it listens, and a graceful close within a deadline. */
+function handleOf(server: Server): HttpServerHandle {
+  const bound = server.address() as AddressInfo;
+  return {
+    server,
+    port: bound.port,
+    url: `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`,
+    close: (timeoutMs) =>
+      new Promise<void>((done) => {
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+        }, timeoutMs);
+        server.close(() => {
+          clearTimeout(timer);
+          done();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/**
  * Starts an HTTP server for `app` on `port` (`0`: any free port) and `host` (an IP address;
  * Node's default, every interface, if absent) and resolves once it listens.
  *
  * - Requests that are too slow are cut off after `limits` (see `HttpLimits`); requests Node
- *   refuses before the app sees them (timeouts, malformed HTTP, headers over 16 KiB) get a JSON
- *   `{ "error", "message" }` answer with `Connection: close` (408, 400, 431) where nothing of
- *   another answer was sent on the connection yet, and the connection is closed either way.
+ *   refuses before the app sees them (timeouts, malformed HTTP, headers over 16 KiB) get a
+ *   problem+json answer (RFC 9457, with the `error` and `message` members too) with
+ *   `Connection: close` (408, 400, 431) where nothing of another answer was sent on the
+ *   connection yet, and the connection is closed either way.
  * - An answer sent before the request's body was read (e.g. 401, 413, 415) closes the
  *   connection once sent, so a body the client is still sending is never read.
  *
@@ -100,55 +159,14 @@ export function listenHttp(
     ),
   });
   // Registered before the app, so that it sees every answer, a synchronous one included.
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const declaresBody =
-      Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-    const writeHead = res.writeHead;
-    // An answer sent before the body was read closes the connection (below): say so in its
-    // headers (RFC 9112 §9.6) rather than promise a keep-alive the server will not keep.
-    res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
-      if (declaresBody && !req.complete && !this.headersSent) this.setHeader('Connection', 'close');
-      return writeHead.apply(this, args);
-    } as ServerResponse['writeHead'];
-    res.once('finish', () => {
-      // Node would keep reading (and discarding) the rest of the body to reuse the connection,
-      // for as long as the client cares to send it.
-      if (!req.complete) req.socket.destroySoon();
-    });
-  });
+  server.on('request', closeWhenAnsweredBeforeBody);
   server.on('request', app);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    const code = err.code ?? '';
-    const answer = CLIENT_ERROR_ANSWERS[code] ?? MALFORMED_REQUEST;
-    // As Node's own handler: write only where no byte of another answer went out on this socket.
-    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-    if (code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
-      socket.end(rawJsonAnswer(answer));
-    }
-    socket.destroySoon();
-    if (code !== 'ECONNRESET') options.logger?.info({ code, status: answer[0] }, 'HTTP request refused before routing');
-  });
+  server.on('clientError', answerClientError(options.logger));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host: options.host }, () => {
       server.off('error', reject);
-      const bound = server.address() as AddressInfo;
-      resolve({
-        server,
-        port: bound.port,
-        url: `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`,
-        close: (timeoutMs) =>
-          new Promise<void>((done) => {
-            const timer = setTimeout(() => {
-              server.closeAllConnections();
-            }, timeoutMs);
-            server.close(() => {
-              clearTimeout(timer);
-              done();
-            });
-            server.closeIdleConnections();
-          }),
-      });
+      resolve(handleOf(server));
     });
   });
 }
@@ -183,26 +201,42 @@ const LISTEN_ERRORS: Record<string, string> = {
  */
 export function describeStartupError(err: unknown, config?: Record<string, unknown>): string {
   if (isAppError(err)) return err.message;
-  const e = err as { code?: unknown; port?: unknown; address?: unknown } | null;
-  // An address that is not this host's is the HOST setting's doing, whatever the port.
-  if (e?.code === 'EADDRNOTAVAIL' && typeof config?.HOST === 'string') {
-    const where = `${formatAddress(config.HOST)}${typeof e.port === 'number' ? `:${e.port}` : ''}`;
-    return `HOST ${config.HOST} is not an address of this host (EADDRNOTAVAIL ${where})`;
-  }
-  if (typeof e?.code === 'string' && LISTEN_ERRORS[e.code] && typeof e.port === 'number') {
-    const setting =
-      Object.entries(config ?? {}).find(([key, value]) => /PORT$/.test(key) && Number(value) === e.port)?.[0] ?? 'PORT';
-    const address = typeof e.address === 'string' ? formatAddress(e.address) : '';
-    return `${setting} ${e.port} ${LISTEN_ERRORS[e.code]} (${e.code} ${address ? `${address}:` : ''}${e.port})`;
-  }
-  return String((err as Error)?.stack ?? err);
+  const e = (err ?? {}) as ListenError;
+  return describeHostError(e, config) ?? describePortError(e, config) ?? String((err as Error)?.stack ?? err);
+}
+
+/** The members of Node's listen errors that `describeStartupError` reads. */
+interface ListenError {
+  code?: unknown;
+  port?: unknown;
+  address?: unknown;
+}
+
+/**
+ * An address that is not this host's is the HOST setting's doing, whatever the port: its line
+ * when `err` is EADDRNOTAVAIL and `config` has a HOST; `undefined` otherwise.
+ */
+function describeHostError(e: ListenError, config: Record<string, unknown> | undefined): string | undefined {
+  if (e.code !== 'EADDRNOTAVAIL' || typeof config?.HOST !== 'string') return undefined;
+  const where = `${formatAddress(config.HOST)}${typeof e.port === 'number' ? `:${e.port}` : ''}`;
+  return `HOST ${config.HOST} is not an address of this host (EADDRNOTAVAIL ${where})`;
+}
+
+/** The line for a listen error on a port, naming the setting that holds the port; `undefined` for any other error. */
+function describePortError(e: ListenError, config: Record<string, unknown> | undefined): string | undefined {
+  const { code, port } = e;
+  if (typeof code !== 'string' || !LISTEN_ERRORS[code] || typeof port !== 'number') return undefined;
+  const setting =
+    Object.entries(config ?? {}).find(([key, value]) => /PORT$/.test(key) && Number(value) === port)?.[0] ?? 'PORT';
+  const address = typeof e.address === 'string' ? formatAddress(e.address) : '';
+  return `${setting} ${port} ${LISTEN_ERRORS[code]} (${code} ${address ? `${address}:` : ''}${port})`;
 }
 
 /**
  * Process-level wiring shared by every `main.ts`: stop gracefully on SIGTERM/SIGINT and exit 0,
  * exit 1 after an error nobody handled (the process state is unknown then).
  */
-export function runUntilSignal(service: StoppableService, logger: Logger): void {
+function runUntilSignal(service: StoppableService, logger: Logger): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

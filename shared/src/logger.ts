@@ -11,10 +11,3 @@ export function createLogger(options: { service: string; level: string }): Logge
     redact: { paths: ['customer.email', '*.customer.email', 'to', 'email'], censor: '[redacted]' },
   });
 }
-
-/** Masks an address for logs: `ada@example.com` → `a***@example.com`. */
-export function maskEmail(address: string): string {
-  const at = address.lastIndexOf('@');
-  if (at <= 0) return '***';
-  return `${address[0]}***${address.slice(at)}`;
-}

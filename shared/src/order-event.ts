@@ -34,7 +34,7 @@ export const MAX_UNIT_PRICE = 1_000_000_000;
  * then `min`-`max` Unicode code points long. Output: the normalised string. Rules and sources in
  * `text-rules.ts`; one issue per field, at the field's path.
  */
-export function singleLineText(limits: { min: number; max: number }) {
+function singleLineText(limits: { min: number; max: number }) {
   return z.string().transform((raw, ctx) => {
     const forbidden = findForbiddenCharacter(raw);
     if (forbidden) {
@@ -59,7 +59,7 @@ export function singleLineText(limits: { min: number; max: number }) {
  * An email address, refused or turned into the ASCII form that is stored and sent to
  * (`normalizeEmailAddress`: Unicode domains to punycode by UTS #46, no SMTPUTF8 local parts).
  */
-export const emailAddressSchema = z.string().transform((raw, ctx) => {
+const emailAddressSchema = z.string().transform((raw, ctx) => {
   const result = normalizeEmailAddress(raw);
   if (!result.ok) {
     ctx.addIssue({ code: 'custom', message: result.message, input: raw });
@@ -68,14 +68,14 @@ export const emailAddressSchema = z.string().transform((raw, ctx) => {
   return result.address;
 });
 
-export const orderItemSchema = z.strictObject({
+const orderItemSchema = z.strictObject({
   sku: singleLineText({ min: 1, max: 64 }),
   name: singleLineText({ min: 1, max: 200 }),
   quantity: z.number().int().min(1).max(1000),
   unitPrice: z.number().int().min(0).max(MAX_UNIT_PRICE),
 });
 
-export const customerSchema = z.strictObject({
+const customerSchema = z.strictObject({
   email: emailAddressSchema,
   name: singleLineText({ min: 1, max: 200 }),
   locale: z

@@ -1,9 +1,9 @@
-import { eventually } from '../helpers/broker';
-import { dropSchema } from '../helpers/database';
-import { spawnService, type ServiceProcess } from '../helpers/processes';
-import { mailerEnv, uniqueStackNames } from '../helpers/stack';
-import { closedPort } from '../helpers/ports';
-import { TEST_API_KEY_ENV } from '../helpers/orders';
+import { eventually } from '@test/helpers/broker';
+import { dropSchema } from '@test/helpers/database';
+import { spawnService, type ServiceProcess } from '@test/helpers/processes';
+import { mailerEnv, uniqueStackNames } from '@test/helpers/stack';
+import { closedPort } from '@test/helpers/ports';
+import { TEST_API_KEY_ENV } from '@test/helpers/orders';
 
 const parseLines = (text: string) =>
   text

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { DEAD_LETTER_REASON_DESCRIPTIONS } from '../../services/mailer/src/domain/dead-letter-reasons';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { eventually } from '../helpers/broker';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { eventually } from '@test/helpers/broker';
 import {
   DLQ_CLI_ENV,
   deleteStackTopology,
@@ -11,11 +11,11 @@ import {
   TEST_ADMIN_TOKEN,
   uniqueStackNames,
   type TestStack,
-} from '../helpers/stack';
+} from '@test/helpers/stack';
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
-import { closedPort } from '../helpers/ports';
-import { DLQ_COMPILED, runDlqCli } from '../helpers/processes';
+import { closedPort } from '@test/helpers/ports';
+import { DLQ_COMPILED, runDlqCli } from '@test/helpers/processes';
 
 const runCli = (args: string[], env: Record<string, string> = {}) => runDlqCli(args, env, { compiled: true });
 
@@ -99,8 +99,7 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
       stack = await startTestStack({ smtpUrl: smtp.url });
     });
     afterAll(async () => {
-      await stack.stop();
-      await deleteStackTopology(stack.names);
+      await stack.dispose();
       await smtp.close();
     });
 

@@ -5,11 +5,11 @@ import { startMailer, type RunningMailer } from '../../services/mailer/src/servi
 import { loadOrderApiConfig } from '../../services/order-api/src/config';
 import { MAX_BODY_BYTES } from '../../services/order-api/src/entry-points/http/app';
 import { startOrderApi, type RunningOrderApi } from '../../services/order-api/src/service';
-import { AMQP_URL, eventually } from '../helpers/broker';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
-import { capturingLogger } from '../helpers/logs';
-import { bearer, TEST_API_KEY_ENV } from '../helpers/orders';
+import { AMQP_URL, eventually } from '@test/helpers/broker';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '@test/helpers/stack';
+import { capturingLogger } from '@test/helpers/logs';
+import { bearer, TEST_API_KEY_ENV } from '@test/helpers/orders';
 
 /**
  * What each service answers to requests that are too large, too slow or not HTTP, over a raw
@@ -119,6 +119,10 @@ describe('HTTP limits of both services', () => {
         expect(answer.statuses).toEqual([413]);
         expect(answer.headers.connection).toBe('close');
         expect(answer.body).toEqual({
+          type: 'tag:order-mail,2026:error:ERR_PAYLOAD_TOO_LARGE',
+          title: expect.any(String),
+          status: 413,
+          detail: `The body declares ${limit + 1} bytes, over the limit of ${limit} bytes`,
           error: 'payload_too_large',
           message: `The body declares ${limit + 1} bytes, over the limit of ${limit} bytes`,
         });
@@ -154,6 +158,10 @@ describe('HTTP limits of both services', () => {
       expect(answer.statuses).toEqual([408]);
       expect(answer.headers.connection).toBe('close');
       expect(answer.body).toEqual({
+        type: 'tag:order-mail,2026:error:ERR_REQUEST_TIMEOUT',
+        title: expect.any(String),
+        status: 408,
+        detail: 'The request did not arrive in time; the connection is closed',
         error: 'request_timeout',
         message: 'The request did not arrive in time; the connection is closed',
       });
@@ -226,7 +234,7 @@ describe('HTTP limits of both services', () => {
       const answer = await exchange(port(service), [raw]);
 
       expect(answer.statuses).toEqual([status]);
-      expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8');
       expect(answer.body).toMatchObject({ error, message: expect.any(String) });
     });
   });

@@ -1,22 +1,21 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
 import { declareMailerTopology } from '../../services/mailer/src/adapters/broker/mailer-topology';
-import { AMQP_URL, connectTestBroker, eventually } from '../helpers/broker';
-import { query } from '../helpers/database';
-import { subjectOf } from '../helpers/inspect';
-import { uniqueName } from '../helpers/names';
-import { sampleOrder, TEST_API_KEY_ENV } from '../helpers/orders';
-import { spawnService, type ServiceProcess } from '../helpers/processes';
-import { startSmtpCatcher } from '../helpers/smtp-catcher';
+import { AMQP_URL, connectTestBroker, eventually } from '@test/helpers/broker';
+import { query } from '@test/helpers/database';
+import { subjectOf } from '@test/helpers/inspect';
+import { uniqueName } from '@test/helpers/names';
+import { sampleEvent, sampleOrder, TEST_API_KEY_ENV } from '@test/helpers/orders';
+import { spawnService, type ServiceProcess } from '@test/helpers/processes';
+import { startSmtpCatcher } from '@test/helpers/smtp-catcher';
 import {
   deleteStackTopology,
   mailerEnv,
   mailerQueueNamesFor,
   mailerTopologyFor,
   uniqueStackNames,
-} from '../helpers/stack';
-import { closedPort } from '../helpers/ports';
+} from '@test/helpers/stack';
+import { closedPort } from '@test/helpers/ports';
 
 /** A TCP proxy from 127.0.0.1:`port` to the test PostgreSQL (127.0.0.1:5432): the database "arriving". */
 async function startPostgresProxy(port: number): Promise<{ close(): Promise<void> }> {
@@ -116,14 +115,7 @@ describe('mailer start-up without its database (real process)', () => {
       const proc = spawnService('mailer', env);
       try {
         await declareMailerTopology(channel, mailerTopologyFor(names, env));
-        const event = {
-          schemaVersion: EVENT_SCHEMA_VERSION,
-          type: 'order.confirmed',
-          eventId: randomUUID(),
-          acceptedAt: new Date().toISOString(),
-          correlationId: 'late-db',
-          order: sampleOrder({ orderId: 'LATE-DB-1' }),
-        };
+        const event = sampleEvent({ correlationId: 'late-db', order: sampleOrder({ orderId: 'LATE-DB-1' }) });
         channel.publish(names.exchange, 'order.confirmed', Buffer.from(JSON.stringify(event)), { persistent: true });
         await eventually(() => logLines(proc).some((l) => l.msg === 'mailer listening'), 15000, 'the mailer to listen');
         const port = logLines(proc).find((l) => l.msg === 'mailer listening')!.port as number;

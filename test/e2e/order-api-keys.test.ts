@@ -1,8 +1,8 @@
 import { MISSING_KEYS_MESSAGE } from '../../services/order-api/src/config';
-import { AMQP_URL, connectTestBroker, eventually } from '../helpers/broker';
-import { bearer, sampleOrder, TEST_API_KEY, TEST_API_KEY_ENV } from '../helpers/orders';
-import { uniqueName } from '../helpers/names';
-import { spawnService, type ServiceProcess } from '../helpers/processes';
+import { AMQP_URL, connectTestBroker, eventually } from '@test/helpers/broker';
+import { bearer, sampleOrder, TEST_API_KEY, TEST_API_KEY_ENV } from '@test/helpers/orders';
+import { uniqueName } from '@test/helpers/names';
+import { spawnService, type ServiceProcess } from '@test/helpers/processes';
 
 /** The order API's keys at start-up, as a real process started the way production starts it. */
 

@@ -1,7 +1,7 @@
-import { connectTestBroker } from '../helpers/broker';
-import { postJson, sampleOrder } from '../helpers/orders';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, startTestStack, type TestStack } from '../helpers/stack';
+import { connectTestBroker } from '@test/helpers/broker';
+import { postJson, sampleOrder } from '@test/helpers/orders';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { startTestStack, type TestStack } from '@test/helpers/stack';
 
 const CURRENCIES = [
   { currency: 'EUR', locale: 'en', format: (minor: number) => `€${(minor / 100).toFixed(2)}` },
@@ -19,8 +19,7 @@ describe('order to inbox, end to end', () => {
   });
 
   afterAll(async () => {
-    await stack.stop();
-    await deleteStackTopology(stack.names);
+    await stack.dispose();
     await smtp.close();
   });
 

@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
-import { AMQP_URL, connectTestBroker, eventually } from '../helpers/broker';
-import { uniqueName } from '../helpers/names';
-import { sampleOrder, TEST_API_KEY_ENV } from '../helpers/orders';
-import { spawnService } from '../helpers/processes';
-import { startSmtpCatcher } from '../helpers/smtp-catcher';
-import { query } from '../helpers/database';
-import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
+import { AMQP_URL, connectTestBroker, eventually } from '@test/helpers/broker';
+import { uniqueName } from '@test/helpers/names';
+import { sampleEvent, sampleOrder, TEST_API_KEY_ENV } from '@test/helpers/orders';
+import { spawnService } from '@test/helpers/processes';
+import { startSmtpCatcher } from '@test/helpers/smtp-catcher';
+import { query } from '@test/helpers/database';
+import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '@test/helpers/stack';
 
 describe('service processes', () => {
   it.each([
@@ -48,14 +46,7 @@ describe('service processes', () => {
     try {
       await eventually(() => proc.stdout().includes('broker connected'), 15000, 'mailer connected');
       for (let i = 0; i < 5; i++) {
-        const event = {
-          schemaVersion: EVENT_SCHEMA_VERSION,
-          type: 'order.confirmed',
-          eventId: randomUUID(),
-          acceptedAt: new Date().toISOString(),
-          correlationId: `drain-${i}`,
-          order: sampleOrder({ orderId: `DRAIN-${i}` }),
-        };
+        const event = sampleEvent({ correlationId: `drain-${i}`, order: sampleOrder({ orderId: `DRAIN-${i}` }) });
         channel.publish(names.exchange, 'order.confirmed', Buffer.from(JSON.stringify(event)), { persistent: true });
       }
       await eventually(() => smtp.receiving >= 5, 15000, 'five sends in flight');

@@ -4,12 +4,12 @@ import { loadMailerConfig } from '../../services/mailer/src/config';
 import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
 import { loadOrderApiConfig } from '../../services/order-api/src/config';
 import { startOrderApi, type RunningOrderApi } from '../../services/order-api/src/service';
-import { eventually } from '../helpers/broker';
-import { dropSchema, query } from '../helpers/database';
-import { postJson, sampleOrder, TEST_API_KEY_ENV } from '../helpers/orders';
-import { startPrivateBroker, type PrivateBroker } from '../helpers/private-broker';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
+import { eventually } from '@test/helpers/broker';
+import { dropSchema, query } from '@test/helpers/database';
+import { postJson, sampleOrder, TEST_API_KEY_ENV } from '@test/helpers/orders';
+import { startPrivateBroker, type PrivateBroker } from '@test/helpers/private-broker';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '@test/helpers/stack';
 
 const LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
 /** Orders posted at least, and accepted after the restart at least, before the stream stops. */

@@ -1,11 +1,11 @@
-import { jsonOf } from '../helpers/http';
+import { jsonOf } from '@test/helpers/http';
 import type * as amqp from 'amqplib';
-import { connectTestBroker, eventually } from '../helpers/broker';
-import { ledgerRow, subjectOf } from '../helpers/inspect';
-import { postJson, sampleOrder } from '../helpers/orders';
-import { runDlqCli } from '../helpers/processes';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { ADMIN_AUTH, DLQ_CLI_ENV, deleteStackTopology, startTestStack, type TestStack } from '../helpers/stack';
+import { connectTestBroker, eventually } from '@test/helpers/broker';
+import { ledgerRow, subjectOf } from '@test/helpers/inspect';
+import { postJson, sampleEvent, sampleOrder } from '@test/helpers/orders';
+import { runDlqCli } from '@test/helpers/processes';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { ADMIN_AUTH, DLQ_CLI_ENV, startTestStack, type TestStack } from '@test/helpers/stack';
 
 describe('replaying dead letters', () => {
   let smtp: SmtpCatcher;
@@ -20,9 +20,8 @@ describe('replaying dead letters', () => {
   });
 
   afterAll(async () => {
-    await stack.stop();
+    await stack.dispose();
     await broker.connection.close();
-    await deleteStackTopology(stack.names);
     await smtp.close();
   });
 
@@ -89,14 +88,11 @@ describe('replaying dead letters', () => {
     // Arrange: a message as RabbitMQ leaves it after exceeding the work queue's delivery limit
     await broker.channel.purgeQueue(stack.names.deadLetterQueue);
     smtp.mails.length = 0;
-    const event = {
-      schemaVersion: 1,
-      type: 'order.confirmed',
+    const event = sampleEvent({
       eventId: '0b9c3c0e-7d2f-4a8e-9c47-1f1a3e5b7d21',
-      acceptedAt: new Date().toISOString(),
       correlationId: 'limit-1',
       order: sampleOrder({ orderId: 'F8-limit' }),
-    };
+    });
     broker.channel.sendToQueue(stack.names.deadLetterQueue, Buffer.from(JSON.stringify(event)), {
       persistent: true,
       messageId: event.eventId,

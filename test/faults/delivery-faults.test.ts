@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import { connectTestBroker, eventually } from '../helpers/broker';
+import { connectTestBroker, eventually } from '@test/helpers/broker';
 import {
   duplicatesSkipped,
   ledgerAttempts,
@@ -8,10 +8,10 @@ import {
   metricValue,
   subjectOf,
   takeDeadLetters,
-} from '../helpers/inspect';
-import { postJson, sampleOrder } from '../helpers/orders';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, startTestStack, type TestStack } from '../helpers/stack';
+} from '@test/helpers/inspect';
+import { postJson, sampleOrder } from '@test/helpers/orders';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { startTestStack, type TestStack } from '@test/helpers/stack';
 
 /** One stack per scenario: each gets its own exchange, queues, ledger schema and SMTP server. */
 async function withStack(
@@ -27,9 +27,8 @@ async function withStack(
   try {
     await run({ stack, smtp, broker: channel });
   } finally {
-    await stack.stop();
+    await stack.dispose();
     await connection.close();
-    await deleteStackTopology(stack.names);
     await smtp.close();
   }
 }

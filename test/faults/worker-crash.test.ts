@@ -1,24 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import { startMailer } from '../../services/mailer/src/service';
-import { connectTestBroker, eventually } from '../helpers/broker';
-import { duplicatesSkipped, ledgerAttempts, ledgerRow, metricValue, subjectOf } from '../helpers/inspect';
-import { sampleOrder } from '../helpers/orders';
-import { spawnService } from '../helpers/processes';
-import { startSmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
+import { connectTestBroker, eventually } from '@test/helpers/broker';
+import { duplicatesSkipped, ledgerAttempts, ledgerRow, metricValue, subjectOf } from '@test/helpers/inspect';
+import { sampleEvent, sampleOrder } from '@test/helpers/orders';
+import { spawnService } from '@test/helpers/processes';
+import { startSmtpCatcher } from '@test/helpers/smtp-catcher';
+import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '@test/helpers/stack';
 
 function orderEvent(orderId: string): Buffer {
   return Buffer.from(
-    JSON.stringify({
-      schemaVersion: EVENT_SCHEMA_VERSION,
-      type: 'order.confirmed',
-      eventId: randomUUID(),
-      acceptedAt: new Date().toISOString(),
-      correlationId: `crash-${orderId}`,
-      order: sampleOrder({ orderId }),
-    }),
+    JSON.stringify(sampleEvent({ correlationId: `crash-${orderId}`, order: sampleOrder({ orderId }) })),
   );
 }
 

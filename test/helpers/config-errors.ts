@@ -1,4 +1,4 @@
-import { AppError, ErrorCodes } from '@order-mail/shared';
+import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 
 /** Runs a config loader expecting it to throw; returns the error so the test can assert on it. */
 export function configError(load: (env: NodeJS.ProcessEnv) => unknown, env: NodeJS.ProcessEnv): AppError {
@@ -21,4 +21,28 @@ export function keysNamedIn(message: string): string[] {
 /** The distinct keys of the error's details. */
 export function detailPaths(err: AppError): string[] {
   return [...new Set(err.details.map((d) => d.path))];
+}
+
+/** Every form a duration key accepts, with the milliseconds it means (README, "Durations"). */
+const DURATION_FORMS: readonly (readonly [string, number])[] = [
+  ['5000', 5000],
+  ['250ms', 250],
+  ['30s', 30_000],
+  ['2m', 120_000],
+  ['1h', 3_600_000],
+];
+
+/** Texts no duration key accepts: an unknown unit, a fraction, zero, a space before the unit. */
+const NOT_DURATIONS = ['30x', '1.5s', '0s', '2 m'];
+
+/**
+ * The rows a service's duration keys are tested with: each key (with the other settings its rules
+ * compare it with) in every accepted form, `[key, text, ms, rest]`, and with every text that is
+ * not a duration, `[key, text, rest]`.
+ */
+export function durationCases(keys: readonly (readonly [string, NodeJS.ProcessEnv])[]) {
+  return {
+    good: keys.flatMap(([key, rest]) => DURATION_FORMS.map(([text, ms]) => [key, text, ms, rest] as const)),
+    bad: keys.flatMap(([key, rest]) => NOT_DURATIONS.map((text) => [key, text, rest] as const)),
+  };
 }

@@ -1,5 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { OrderInput } from '@order-mail/shared';
+import {
+  EVENT_SCHEMA_VERSION,
+  ORDER_CONFIRMED_EVENT_TYPE,
+  orderConfirmedEventSchema,
+  type OrderConfirmedEvent,
+  type OrderInput,
+} from '@order-mail/shared/contract';
 
 /**
  * The key every order API a test starts accepts (`TEST_API_KEY_ENV` puts it in ORDER_API_KEYS),
@@ -47,18 +53,31 @@ export function postJson(baseUrl: string, path: string, body: unknown, headers: 
 }
 
 /**
- * The body of an order-confirmed event for `orderId`, as the order API publishes it (a fresh
- * `eventId`, accepted now), ready to put on a queue or hand to the worker.
+ * An order-confirmed event as the order API publishes it and the mailer parses it: `sampleOrder()`,
+ * a fresh `eventId`, accepted now, correlation id `corr-<orderId>`. `overrides` replace whole fields,
+ * as `sampleOrder`'s do (`order` is an order as posted, e.g. `sampleOrder({ orderId })`); the result
+ * is parsed by the event schema, so defaults are applied and an invalid override throws (build an
+ * event the mailer must refuse by hand instead).
+ */
+export function sampleEvent(
+  overrides: Partial<Omit<OrderConfirmedEvent, 'order'>> & { order?: OrderInput } = {},
+): OrderConfirmedEvent {
+  const order = overrides.order ?? sampleOrder();
+  return orderConfirmedEventSchema.parse({
+    schemaVersion: EVENT_SCHEMA_VERSION,
+    type: ORDER_CONFIRMED_EVENT_TYPE,
+    eventId: randomUUID(),
+    acceptedAt: new Date().toISOString(),
+    correlationId: `corr-${order.orderId}`,
+    ...overrides,
+    order,
+  });
+}
+
+/**
+ * The body of an order-confirmed event for `orderId` (`sampleEvent`'s, as JSON), ready to put on
+ * a queue or hand to the worker.
  */
 export function sampleEventBody(orderId: string, correlationId = `corr-${orderId}`): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      schemaVersion: 1,
-      type: 'order.confirmed',
-      eventId: randomUUID(),
-      acceptedAt: new Date().toISOString(),
-      correlationId,
-      order: sampleOrder({ orderId }),
-    }),
-  );
+  return Buffer.from(JSON.stringify(sampleEvent({ order: sampleOrder({ orderId }), correlationId })));
 }

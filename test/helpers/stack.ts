@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '@order-mail/shared';
-import { mailerQueueNames, type MailerTopology } from '../../services/mailer/src/adapters/broker/mailer-topology';
+import type { Logger } from '@order-mail/shared/logger';
+import {
+  mailerQueueNames,
+  mailerTopologyFromConfig,
+  type MailerTopology,
+} from '../../services/mailer/src/adapters/broker/mailer-topology';
 import { loadMailerConfig, type MailerConfig } from '../../services/mailer/src/config';
 import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
 import { loadOrderApiConfig } from '../../services/order-api/src/config';
@@ -31,8 +35,15 @@ export interface TestStack {
   apiKey: string;
   /** POSTs `order` to the order API's `/orders` with `apiKey` (or the `authorization` in `headers`). */
   postOrder(order: unknown, headers?: Record<string, string>): Promise<Response>;
-  /** Stops both services and deletes this stack's queues and exchanges. */
+  /** Stops both services, the order API first, then the mailer (which finishes its sends); at most once. */
   stop(): Promise<void>;
+  /**
+   * Takes down everything the stack started, at most once: `stop()`, then its queues, exchanges and
+   * ledger schema (`deleteStackTopology`). Each step runs even if an earlier one failed; the failures
+   * are thrown at the end. `startTestStack` does the same itself when start-up fails half-way. The
+   * SMTP server is the test's own: close it after this, so the mailer's last sends can finish.
+   */
+  dispose(): Promise<void>;
 }
 
 /** Short retry delays and timeouts, through the same code as production's defaults. */
@@ -90,17 +101,7 @@ export function mailerEnv(names: Omit<StackNames, 'queues'>, smtpUrl: string, en
 
 /** The topology a mailer with these names (and `env`) declares, as `startMailer` derives it from its config. */
 export function mailerTopologyFor(names: Omit<StackNames, 'queues'>, env: Record<string, string> = {}): MailerTopology {
-  const config = loadMailerConfig(mailerEnv(names, 'smtp://127.0.0.1:1', env));
-  return {
-    ordersExchange: names.exchange,
-    routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,
-    workQueue: names.queue,
-    deadLetterExchange: names.deadLetterExchange,
-    deadLetterQueue: names.deadLetterQueue,
-    deliveryLimit: config.DELIVERY_LIMIT,
-    retryDelaysMs: config.RETRY_DELAYS,
-    holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
-  };
+  return mailerTopologyFromConfig(loadMailerConfig(mailerEnv(names, 'smtp://127.0.0.1:1', env)));
 }
 
 /** Every queue a mailer with these names (and `env`) declares. */
@@ -115,8 +116,17 @@ export async function startTestStack(options: {
   /** The mailer's logger (e.g. a capturing one); its own, silent by default. */
   mailerLogger?: Logger;
 }): Promise<TestStack> {
-  const base = uniqueStackNames();
-  const mailerConfig = loadMailerConfig(mailerEnv(base, options.smtpUrl, options.env));
+  const environment = mailerEnv(uniqueStackNames(), options.smtpUrl, options.env);
+  const mailerConfig = loadMailerConfig(environment);
+  // The names the mailer really uses (`env` may override the random ones, e.g. MAILER_QUEUE), so
+  // that `dispose()` deletes what was declared.
+  const base = {
+    exchange: environment.ORDERS_EXCHANGE,
+    queue: environment.MAILER_QUEUE,
+    deadLetterExchange: environment.DEAD_LETTER_EXCHANGE,
+    deadLetterQueue: environment.DEAD_LETTER_QUEUE,
+    schema: environment.DATABASE_SCHEMA,
+  };
   const names: StackNames = { ...base, queues: mailerQueueNamesFor(base, options.env) };
   // The key unless the test switches authentication off or brings keys of its own.
   const keys = options.env?.ORDER_API_AUTH === 'off' ? {} : TEST_API_KEY_ENV;
@@ -128,11 +138,22 @@ export async function startTestStack(options: {
     ...keys,
     ...options.env,
   };
-  // The mailer first: it declares the queue the API's mandatory publishes must reach.
-  const mailer = await startMailer(mailerConfig, options.mailerLogger);
-  const api = await startOrderApi(loadOrderApiConfig(common));
-  await eventually(() => mailer.isReady() && api.isReady(), 15000, 'both services ready');
-  let stopped = false;
+  let mailer: RunningMailer | undefined;
+  let api: RunningOrderApi | undefined;
+  // The API first: nothing new is published while the mailer drains; the topology once both are down.
+  const stop = once(() => runEach([() => api?.stop(), () => mailer?.stop()]));
+  const dispose = once(() => runEach([stop, () => deleteStackTopology(names)]));
+  try {
+    // The mailer first: it declares the queue the API's mandatory publishes must reach.
+    mailer = await startMailer(mailerConfig, options.mailerLogger);
+    api = await startOrderApi(loadOrderApiConfig(common));
+    const services = [mailer, api];
+    await eventually(() => services.every((service) => service.isReady()), 15000, 'both services ready');
+  } catch (error) {
+    // Half started: take down what did start, and report why start-up failed (not a teardown failure).
+    await dispose().catch(() => undefined);
+    throw error;
+  }
   const apiUrl = `http://127.0.0.1:${api.port}`;
   const apiKey = TEST_API_KEY;
   return {
@@ -145,14 +166,29 @@ export async function startTestStack(options: {
     apiKey,
     postOrder: (order, headers = {}) =>
       postJson(apiUrl, '/orders', order, { authorization: `Bearer ${apiKey}`, ...headers }),
-    async stop() {
-      if (!stopped) {
-        stopped = true;
-        await api.stop();
-        await mailer.stop();
-      }
-    },
+    stop,
+    dispose,
   };
+}
+
+/** `run` on the first call; later calls get the first call's promise. */
+function once(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= run());
+}
+
+/** Runs every step in order, even after one fails; then throws the failure (an AggregateError if several). */
+async function runEach(steps: (() => unknown)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} teardown steps failed`);
 }
 
 /** Deletes a stack's queues, exchanges and ledger schema. */

@@ -1,12 +1,17 @@
 import { parse as parseYaml } from 'yaml';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectTestBroker, eventually } from '../helpers/broker';
-import { uniqueName } from '../helpers/names';
-import { postJson, sampleOrder } from '../helpers/orders';
-import { RABBITMQ_DETAILED_TARGET, startPrometheus, type PromSample, type TestPrometheus } from '../helpers/prometheus';
-import { startSmtpCatcher, type SmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, mailerQueueNamesFor, startTestStack, type TestStack } from '../helpers/stack';
+import { connectTestBroker, eventually } from '@test/helpers/broker';
+import { uniqueName } from '@test/helpers/names';
+import { postJson, sampleOrder } from '@test/helpers/orders';
+import {
+  RABBITMQ_DETAILED_TARGET,
+  startPrometheus,
+  type PromSample,
+  type TestPrometheus,
+} from '@test/helpers/prometheus';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { startTestStack, type TestStack } from '@test/helpers/stack';
 
 const GRAFANA_DIR = join(__dirname, '..', '..', 'infra', 'grafana');
 const DASHBOARD_DIR = join(GRAFANA_DIR, 'dashboards');
@@ -175,11 +180,7 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
 
   afterAll(async () => {
     await prometheus?.stop();
-    if (stack) {
-      await stack.stop();
-      const names = { ...stack.names, queue: workQueue, deadLetterQueue: `${workQueue}.dead` };
-      await deleteStackTopology({ ...names, queues: mailerQueueNamesFor(names, env) });
-    }
+    await stack?.dispose();
     await smtp?.close();
   });
 

@@ -5,13 +5,13 @@ import { loadMailerConfig } from '../../services/mailer/src/config';
 import { startMailer } from '../../services/mailer/src/service';
 import { loadOrderApiConfig } from '../../services/order-api/src/config';
 import { startOrderApi } from '../../services/order-api/src/service';
-import { AMQP_URL, eventually } from '../helpers/broker';
-import { dropSchema } from '../helpers/database';
-import { postJson, sampleOrder, TEST_API_KEY, TEST_API_KEY_ENV } from '../helpers/orders';
+import { AMQP_URL, eventually } from '@test/helpers/broker';
+import { dropSchema } from '@test/helpers/database';
+import { postJson, sampleOrder, TEST_API_KEY, TEST_API_KEY_ENV } from '@test/helpers/orders';
 import { apiKeyOf } from '../../services/order-api/src/domain/api-keys';
-import { startSmtpCatcher } from '../helpers/smtp-catcher';
-import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../helpers/stack';
-import { capturingLogger } from '../helpers/logs';
+import { startSmtpCatcher } from '@test/helpers/smtp-catcher';
+import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '@test/helpers/stack';
+import { capturingLogger } from '@test/helpers/logs';
 
 /** prom-client's default gauges named `*_total`, which promtool flags; the only exceptions we allow. */
 const KNOWN_DEFAULT_EXCEPTIONS = [

@@ -1,57 +1,64 @@
 import { hostname } from 'node:os';
+import addressparser from 'nodemailer/lib/addressparser';
 import { z } from 'zod';
 import {
-  DEFAULT_HTTP_LIMITS,
   HEADERS_WITHIN_REQUEST_TIMEOUT,
+  MAX_DURATION_MS,
   amqpNameSchema,
-  amqpUrlSchema,
+  commonConfigSchema,
+  durationFormat,
   durationMsSchema,
-  logLevelSchema,
   parseConfig,
+  parseDuration,
   portSchema,
-  hostSchema,
-} from '@order-mail/shared';
+} from '@order-mail/shared/config';
 
-const DURATION_PATTERN = /^(\d+)(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `250ms`, `30s`, `2m`, `1h`, or a bare number of milliseconds. */
-export function parseDuration(text: string): number | null {
-  const match = DURATION_PATTERN.exec(text.trim());
-  if (!match) return null;
-  return Number(match[1]) * UNIT_MS[match[2] ?? 'ms'];
-}
-
+/** RETRY_DELAYS: 1-20 comma-separated durations (`parseDuration`), each 1 ms to `MAX_DURATION_MS`; milliseconds out. */
 const retryDelaysSchema = z.string().transform((value, ctx) => {
   const delays = value.split(',').map((part) => parseDuration(part));
-  if (delays.length > 20 || delays.some((d) => d === null || d < 1)) {
+  if (
+    delays.length > 20 ||
+    delays.some((d) => d === null || !Number.isSafeInteger(d) || d < 1 || d > MAX_DURATION_MS)
+  ) {
     ctx.addIssue({
       code: 'custom',
-      message: 'must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h"',
+      message: `must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h", each ${durationFormat()} and at most 596h`,
     });
     return z.NEVER;
   }
   return delays as number[];
 });
 
-const MAIL_FROM_PATTERN = /^(?:[^<>]*<\s*([^<>\s@]+@[^<>\s@]+)\s*>|([^<>\s@]+@[^<>\s@]+))$/;
+// What the address of a mailbox must look like once parsed: one "@", neither side empty, no
+// white space or angle brackets (addressparser hands back what it could not make sense of, e.g.
+// `not an address` for `Name <not an address>`, rather than refusing it).
+const MAILBOX_ADDRESS = /^[^<>\s@]+@[^<>\s@]+$/;
 
-/** Every setting of the mailer, read from the environment. `.env.example` mirrors this list. */
-export const mailerConfigSchema = z
-  .object({
+/**
+ * The address of a `From:` value as nodemailer reads it when it sends (its `addressparser`), if
+ * the value is exactly one mailbox, a bare address or `Name <address>`; `undefined` for a list,
+ * a group, or a mailbox without a usable address.
+ */
+function mailFromAddress(value: string): string | undefined {
+  const entries = addressparser(value);
+  const [entry] = entries;
+  if (entries.length !== 1 || entry.group !== undefined || !MAILBOX_ADDRESS.test(entry.address)) return undefined;
+  // addressparser makes sense of typos (`<a@b.example` unclosed, `Name <a b@c.example>` read as
+  // `b@c.example`); a From: that is not exactly what we send is refused instead of guessed at.
+  const trimmed = value.trim();
+  const exact = trimmed.includes('<') ? trimmed.endsWith(`<${entry.address}>`) : trimmed === entry.address;
+  return exact ? entry.address : undefined;
+}
+
+/**
+ * Every setting of the mailer, read from the environment: the keys both services share
+ * (`commonConfigSchema`: HOST, the broker's, the timeouts, LOG_LEVEL) and the mailer's own.
+ * `.env.example` mirrors this list.
+ */
+export const mailerConfigSchema = commonConfigSchema
+  .extend({
     /** HTTP port for health, readiness and metrics. */
     PORT: portSchema.default(3001),
-    /**
-     * Address the HTTP server listens on: `127.0.0.1` (this host only) by default; `0.0.0.0` or
-     * `::` for every interface (the images and the compose file set `0.0.0.0`).
-     */
-    HOST: hostSchema.default('127.0.0.1'),
-    /** RabbitMQ connection URL. */
-    AMQP_URL: amqpUrlSchema.default('amqp://guest:guest@127.0.0.1:5672'),
-    /** Durable topic exchange that order events are published to. */
-    ORDERS_EXCHANGE: amqpNameSchema.default('orders'),
-    /** Routing key of the order-confirmed event. */
-    ORDER_CONFIRMED_ROUTING_KEY: amqpNameSchema.default('order.confirmed'),
     /** The mailer's work queue (quorum). */
     MAILER_QUEUE: amqpNameSchema.default('mailer.order.confirmed'),
     /** Exchange that failed messages are dead-lettered to. */
@@ -70,8 +77,6 @@ export const mailerConfigSchema = z
      * SMTP_SEND_TIMEOUT_MS.
      */
     UNKNOWN_OUTCOME_GRACE_MS: durationMsSchema.default(600_000),
-    /** How long to wait for the broker's confirm when republishing to a retry, hold or dead-letter queue. */
-    PUBLISH_CONFIRM_TIMEOUT_MS: durationMsSchema.default(5000),
     /** PostgreSQL holding the delivery ledger. */
     DATABASE_URL: z
       .string()
@@ -118,10 +123,10 @@ export const mailerConfigSchema = z
      * checked every 5 s.)
      */
     SMTP_CHECK_INTERVAL_MS: durationMsSchema.default(30_000),
-    /** `From:` of every email: `Name <address>` or a bare address. */
+    /** `From:` of every email: `Name <address>` or a bare address, one mailbox as nodemailer reads it. */
     MAIL_FROM: z
       .string()
-      .regex(MAIL_FROM_PATTERN, { message: 'must be an address or "Name <address>"' })
+      .refine((v) => mailFromAddress(v) !== undefined, { message: 'must be an address or "Name <address>"' })
       .default('Order Confirmations <orders@example.com>'),
     /** Domain of generated Message-IDs; defaults to MAIL_FROM's domain. */
     MESSAGE_ID_DOMAIN: z
@@ -130,17 +135,6 @@ export const mailerConfigSchema = z
       .optional(),
     /** Identifies this worker in logs and dead-letter headers. */
     WORKER_ID: z.string().min(1).max(100).default(`${hostname()}-${process.pid}`),
-    /** How long a graceful stop may wait for in-flight HTTP requests. */
-    SHUTDOWN_TIMEOUT_MS: durationMsSchema.default(10000),
-    /** Milliseconds a client has to send a request's headers; then a JSON 408 and the connection is closed. */
-    HTTP_HEADERS_TIMEOUT_MS: durationMsSchema.default(DEFAULT_HTTP_LIMITS.headersTimeoutMs),
-    /**
-     * Milliseconds a client has to send a whole request, headers and body; then a JSON 408 and the
-     * connection is closed. At least HTTP_HEADERS_TIMEOUT_MS.
-     */
-    HTTP_REQUEST_TIMEOUT_MS: durationMsSchema.default(DEFAULT_HTTP_LIMITS.requestTimeoutMs),
-    /** pino log level. */
-    LOG_LEVEL: logLevelSchema.default('info'),
   })
   .refine((c) => c.HTTP_HEADERS_TIMEOUT_MS <= c.HTTP_REQUEST_TIMEOUT_MS, HEADERS_WITHIN_REQUEST_TIMEOUT)
   .refine((c) => c.UNKNOWN_OUTCOME_GRACE_MS > c.SMTP_SEND_TIMEOUT_MS, {
@@ -149,13 +143,17 @@ export const mailerConfigSchema = z
     path: ['UNKNOWN_OUTCOME_GRACE_MS'],
   })
   .transform((c) => {
-    const [, bracketed, bare] = MAIL_FROM_PATTERN.exec(c.MAIL_FROM) ?? [];
-    const fromAddress = bracketed ?? bare;
+    // MAIL_FROM passed its check above, so it has an address.
+    const fromAddress = mailFromAddress(c.MAIL_FROM) ?? '';
     return { ...c, MESSAGE_ID_DOMAIN: c.MESSAGE_ID_DOMAIN ?? fromAddress.slice(fromAddress.lastIndexOf('@') + 1) };
   });
 
 export type MailerConfig = z.output<typeof mailerConfigSchema>;
 
+/**
+ * Reads and validates the mailer's settings from `env`. Throws an AppError `ERR_CONFIG_INVALID`
+ * naming each bad key (see `parseConfig`).
+ */
 export function loadMailerConfig(env: NodeJS.ProcessEnv = process.env): MailerConfig {
   return parseConfig(mailerConfigSchema, env);
 }

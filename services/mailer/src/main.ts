@@ -1,4 +1,4 @@
-import { runMain } from '@order-mail/shared';
+import { runMain } from '@order-mail/shared/http';
 import { loadMailerConfig } from './config';
 import { startMailer } from './service';
 

@@ -1,26 +1,22 @@
-import {
-  AppError,
-  createLogger,
-  createMetricsRegistry,
-  createUpGauge,
-  ErrorCodes,
-  listenHttp,
-  maskUrlPassword,
-  readinessCheck,
-  type Logger,
-} from '@order-mail/shared';
+import { AppError, ErrorCodes } from '@order-mail/shared/contract';
+import { createLogger, type Logger } from '@order-mail/shared/logger';
+import { listenHttp, type ReadinessCheck } from '@order-mail/shared/http';
+import { createMetricsRegistry, createUpGauge } from '@order-mail/shared/metrics';
+import type { Registry } from 'prom-client';
 import type { MailerConfig } from './config';
 import { createDeadLetterStore, type DeadLetterStore } from './adapters/broker/dead-letter-store';
-import { createDatabase, migrateWhenReachable } from './adapters/db/database';
+import { mailerTopologyFromConfig } from './adapters/broker/mailer-topology';
+import { createDatabase, migrateWhenReachable, type Database } from './adapters/db/database';
 import { createPgDeliveryLedger } from './adapters/db/delivery-ledger-pg';
-import { createMailerMetrics } from './adapters/metrics/mailer-metrics';
-import { createSmtpTransport } from './adapters/smtp/smtp-transport';
+import { createInFlightGauge, createMailerMetrics } from './adapters/metrics/mailer-metrics';
+import { DEPENDENCY_RECHECK_MS, startSmtpMonitor } from './adapters/smtp/smtp-monitor';
+import { createSmtpTransport, type SmtpTransport } from './adapters/smtp/smtp-transport';
 import { compileTemplates } from './adapters/templates/template-renderer';
 import { createMailWorker } from './domain/mail-worker';
 import type { RetrySchedule } from './domain/retry-policy';
 import { createMailerApp } from './entry-points/http/app';
 import {
-  startOrderConfirmedConsumer,
+  createOrderConfirmedConsumer,
   type OrderConfirmedConsumer,
 } from './entry-points/queue/order-confirmed-consumer';
 
@@ -39,8 +35,24 @@ export interface RunningMailer {
   stop(): Promise<void>;
 }
 
-const DEPENDENCY_RECHECK_MS = 5000;
 const RETRY_AFTER_SECONDS = 5;
+
+/** The mailer's parts, wired but idle: nothing connects until the HTTP server listens. */
+interface MailerParts {
+  registry: Registry;
+  database: Database;
+  /** Set once the ledger's migrations are applied: the consumer starts only then. */
+  ledgerState: { migrated: boolean };
+  transport: SmtpTransport;
+  consumer: OrderConfirmedConsumer;
+  app: ReturnType<typeof createMailerApp>;
+}
+
+/** One condition of readiness: `/readyz` shows its status, a gauge its up-ness, `isReady` needs all. */
+interface ReadinessCondition extends ReadinessCheck {
+  gauge: string;
+  help: string;
+}
 
 /**
  * Starts the mailer: the HTTP server (health, readiness, metrics, admin API) at once, then, in the
@@ -51,17 +63,61 @@ export async function startMailer(
   config: MailerConfig,
   logger: Logger = createLogger({ service: 'mailer', level: config.LOG_LEVEL }),
 ): Promise<RunningMailer> {
+  const parts = await assembleMailer(config, logger);
+  const conditions = readinessConditions(parts);
+  registerUpGauges(parts, conditions);
+  warnAboutFaultInjection(config, logger);
+  const http = await listenHttp(parts.app, config.PORT, {
+    limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS },
+    logger,
+    host: config.HOST,
+  });
+  // Where it listens, and whether the admin API is on (never the token itself).
+  const adminApi = config.ADMIN_TOKEN ? 'on' : 'off (ADMIN_TOKEN is not set)';
+  logger.info(
+    { host: config.HOST, port: http.port, url: http.url, queue: config.MAILER_QUEUE, adminApi },
+    'mailer listening',
+  );
+
+  const smtpMonitor = startSmtpMonitor({
+    transport: parts.transport,
+    smtpUrl: config.SMTP_URL,
+    readyIntervalMs: config.SMTP_CHECK_INTERVAL_MS,
+    logger,
+  });
+  const databaseMonitor = setInterval(() => void parts.database.check(), DEPENDENCY_RECHECK_MS);
+  databaseMonitor.unref();
+  const startup = new AbortController();
+  const started = migrateThenConsume(config, parts, logger, startup.signal);
+  // Handled by whoever awaits `started` (runMain exits 1); never an unhandled rejection here.
+  started.catch(() => undefined);
+
+  let stopped: Promise<void> | null = null;
+  const stop = async () => {
+    startup.abort();
+    await started.catch(() => undefined);
+    smtpMonitor.stop();
+    clearInterval(databaseMonitor);
+    await parts.consumer.stop();
+    parts.transport.close();
+    await http.close(config.SHUTDOWN_TIMEOUT_MS);
+    await parts.database.close();
+  };
+  return {
+    port: http.port,
+    started,
+    isReady: () => conditions.every((c) => c.status() === 'ready'),
+    stop: () => (stopped ??= stop()),
+  };
+}
+
+/** Builds every part from config; compiles the templates (the only slow step), opens nothing. */
+async function assembleMailer(config: MailerConfig, logger: Logger): Promise<MailerParts> {
   const registry = createMetricsRegistry('mailer');
   const templates = await compileTemplates();
   // Nothing connects here: the pool opens connections on first use, after the HTTP server listens.
   const database = createDatabase({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger });
   const ledger = createPgDeliveryLedger(database.pool);
-  // The ledger must be in place before the first message is taken: the consumer starts after the migrations.
-  let migrated = false;
-  const databaseReady = () => migrated && database.isReady();
-  let consumer: OrderConfirmedConsumer | null = null;
-  let deadLetterStore: DeadLetterStore | null = null;
-
   const transport = createSmtpTransport({
     url: config.SMTP_URL,
     maxConnections: config.SMTP_POOL_SIZE,
@@ -69,58 +125,12 @@ export async function startMailer(
     greetingTimeoutMs: config.SMTP_GREETING_TIMEOUT_MS,
     socketTimeoutMs: config.SMTP_SOCKET_TIMEOUT_MS,
     sendTimeoutMs: config.SMTP_SEND_TIMEOUT_MS,
-    logger,
   });
-  // Readiness reflects the SMTP server and the database. A verify opens a connection of its own
-  // (not one of the pool's), so a check while sends are under way does not disturb them. One
-  // check at a time; a failure is logged when the state changes, not at every check.
-  let smtpCheck: Promise<void> | null = null;
-  let smtpChecked = false;
-  const checkSmtp = () =>
-    (smtpCheck ??= (async () => {
-      const before = smtpChecked ? transport.state() : null;
-      const smtpUrl = maskUrlPassword(config.SMTP_URL);
-      try {
-        await transport.verify();
-        if (before !== null && before !== 'ready')
-          logger.info({ setting: 'SMTP_URL', smtpUrl }, 'SMTP server usable again');
-      } catch (err) {
-        const state = transport.state();
-        const fields = {
-          setting: 'SMTP_URL',
-          smtpUrl,
-          error: (err as Error).message,
-          code: (err as { code?: unknown }).code,
-        };
-        if (state === before) logger.debug(fields, 'SMTP server still not usable');
-        else if (state === 'auth_failed') logger.error(fields, 'SMTP server refused our credentials');
-        else logger.warn(fields, 'SMTP server not reachable');
-      } finally {
-        smtpChecked = true;
-        smtpCheck = null;
-      }
-    })());
-
   const schedule: RetrySchedule = {
     delaysMs: config.RETRY_DELAYS,
     unknownOutcomeGraceMs: config.UNKNOWN_OUTCOME_GRACE_MS,
   };
-  const topology = {
-    ordersExchange: config.ORDERS_EXCHANGE,
-    routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,
-    workQueue: config.MAILER_QUEUE,
-    deadLetterExchange: config.DEAD_LETTER_EXCHANGE,
-    deadLetterQueue: config.DEAD_LETTER_QUEUE,
-    deliveryLimit: config.DELIVERY_LIMIT,
-    retryDelaysMs: config.RETRY_DELAYS,
-    holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
-  };
-  // In-flight is read from the consumer at scrape time; it exists once the consumer does.
-  const metrics = createMailerMetrics(registry, {
-    retryAttempts: config.RETRY_DELAYS.length,
-    inFlight: () => consumer?.inFlight() ?? 0,
-  });
-  const consumerReady = () => consumer?.isReady() ?? false;
+  const metrics = createMailerMetrics(registry, { retryAttempts: config.RETRY_DELAYS.length });
   const worker = createMailWorker({
     transport,
     templates,
@@ -133,141 +143,116 @@ export async function startMailer(
     messageIdDomain: config.MESSAGE_ID_DOMAIN,
     faultPauseBeforeRecordMs: config.FAULT_PAUSE_BEFORE_RECORD_MS,
   });
-  createUpGauge(
-    registry,
-    'broker_connected',
-    'Whether the broker connection, topology and consumer are up (1) or not (0).',
-    consumerReady,
-  );
-  createUpGauge(
-    registry,
-    'mailer_smtp_up',
-    'Whether the SMTP server is usable (1) or not (0).',
-    () => transport.state() === 'ready',
-  );
-  createUpGauge(
-    registry,
-    'mailer_smtp_auth_failed',
-    'Whether the SMTP server refuses our credentials (1) or not (0).',
-    () => transport.state() === 'auth_failed',
-  );
-  createUpGauge(
-    registry,
-    'mailer_database_up',
-    "Whether the ledger's PostgreSQL answers and its migrations are applied (1) or not (0).",
-    databaseReady,
-  );
-  if (config.FAULT_PAUSE_BEFORE_ACK_MS) {
-    logger.warn(
-      { pauseMs: config.FAULT_PAUSE_BEFORE_ACK_MS },
-      'FAULT_PAUSE_BEFORE_ACK_MS is set: test-only fault injection is on',
-    );
-  }
-  // The store needs the consumer's broker connection, which exists once the migrations are applied.
-  const deadLetterStoreOrThrow = (): DeadLetterStore => {
-    if (deadLetterStore) return deadLetterStore;
-    throw new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database');
-  };
-  const deadLetters: DeadLetterStore = {
-    list: (page) => deadLetterStoreOrThrow().list(page),
-    replay: (filter, options) => deadLetterStoreOrThrow().replay(filter, options),
-  };
+  const consumer = createOrderConfirmedConsumer({
+    amqpUrl: config.AMQP_URL,
+    topology: mailerTopologyFromConfig(config),
+    schedule,
+    prefetch: config.PREFETCH,
+    confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
+    workerId: config.WORKER_ID,
+    worker,
+    metrics,
+    logger,
+    faultPauseBeforeAckMs: config.FAULT_PAUSE_BEFORE_ACK_MS,
+  });
+  createInFlightGauge(registry, () => consumer.inFlight());
+  const ledgerState = { migrated: false };
+  const parts = { registry, database, ledgerState, transport, consumer };
   const app = createMailerApp({
     registry,
-    checks: [
-      readinessCheck('broker', consumerReady),
-      { name: 'smtp', status: () => (transport.state() === 'ready' ? 'ready' : transport.state()) },
-      { name: 'database', status: () => (databaseReady() ? 'ready' : 'unavailable') },
-    ],
+    checks: readinessConditions(parts),
     ledger,
-    deadLetters,
+    deadLetters: deadLettersOn(consumer, config, logger),
     logger,
     adminToken: config.ADMIN_TOKEN,
     retryAfterSeconds: RETRY_AFTER_SECONDS,
   });
-  const http = await listenHttp(app, config.PORT, {
-    limits: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS },
-    logger,
-    host: config.HOST,
-  });
-  // Where it listens, and whether the admin API is on (never the token itself).
-  logger.info(
+  return { ...parts, app };
+}
+
+/** The readiness conditions, defined once: `/readyz`, the up gauges and `isReady` all read these. */
+function readinessConditions(parts: Omit<MailerParts, 'app'>): ReadinessCondition[] {
+  const { consumer, transport, database, ledgerState } = parts;
+  return [
     {
-      host: config.HOST,
-      port: http.port,
-      url: http.url,
-      queue: config.MAILER_QUEUE,
-      adminApi: config.ADMIN_TOKEN ? 'on' : 'off (ADMIN_TOKEN is not set)',
+      name: 'broker',
+      gauge: 'broker_connected',
+      help: 'Whether the broker connection, topology and consumer are up (1) or not (0).',
+      status: () => (consumer.isReady() ? 'ready' : 'not_ready'),
     },
-    'mailer listening',
+    {
+      name: 'smtp',
+      gauge: 'mailer_smtp_up',
+      help: 'Whether the SMTP server is usable (1) or not (0).',
+      status: () => transport.state(),
+    },
+    {
+      name: 'database',
+      gauge: 'mailer_database_up',
+      help: "Whether the ledger's PostgreSQL answers and its migrations are applied (1) or not (0).",
+      status: () => (ledgerState.migrated && database.isReady() ? 'ready' : 'unavailable'),
+    },
+  ];
+}
+
+function registerUpGauges(parts: MailerParts, conditions: ReadinessCondition[]): void {
+  for (const c of conditions) createUpGauge(parts.registry, c.gauge, c.help, () => c.status() === 'ready');
+  createUpGauge(
+    parts.registry,
+    'mailer_smtp_auth_failed',
+    'Whether the SMTP server refuses our credentials (1) or not (0).',
+    () => parts.transport.state() === 'auth_failed',
   );
+}
 
-  // Checked now, then: SMTP every few seconds while not ready and every SMTP_CHECK_INTERVAL_MS while
-  // ready (so a server that went away is noticed before the next order is); the database every few seconds.
-  void checkSmtp();
-  const dependencyMonitor = setInterval(() => {
-    if (transport.state() !== 'ready') void checkSmtp();
-    void database.check();
-  }, DEPENDENCY_RECHECK_MS);
-  dependencyMonitor.unref();
-  const smtpMonitor = setInterval(() => {
-    if (transport.state() === 'ready') void checkSmtp();
-  }, config.SMTP_CHECK_INTERVAL_MS);
-  smtpMonitor.unref();
+function warnAboutFaultInjection(config: MailerConfig, logger: Logger): void {
+  if (!config.FAULT_PAUSE_BEFORE_ACK_MS) return;
+  logger.warn(
+    { pauseMs: config.FAULT_PAUSE_BEFORE_ACK_MS },
+    'FAULT_PAUSE_BEFORE_ACK_MS is set: test-only fault injection is on',
+  );
+}
 
-  const startup = new AbortController();
-  const started = (async () => {
-    const migratedNow = await migrateWhenReachable({
-      pool: database.pool,
-      schema: config.DATABASE_SCHEMA,
-      url: config.DATABASE_URL,
-      logger,
-      signal: startup.signal,
-    });
-    if (!migratedNow || startup.signal.aborted) return;
-    migrated = true;
-    const running = await startOrderConfirmedConsumer({
-      amqpUrl: config.AMQP_URL,
-      topology,
-      schedule,
-      prefetch: config.PREFETCH,
-      confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
-      workerId: config.WORKER_ID,
-      worker,
-      metrics,
-      logger,
-      faultPauseBeforeAckMs: config.FAULT_PAUSE_BEFORE_ACK_MS,
-    });
-    consumer = running;
-    deadLetterStore = createDeadLetterStore({
-      link: running.link,
+/**
+ * The dead-letter store on the consumer's broker connection, made on first use: until the
+ * consumer has started (after the migrations), admin requests get 503 naming the wait.
+ */
+function deadLettersOn(consumer: OrderConfirmedConsumer, config: MailerConfig, logger: Logger): DeadLetterStore {
+  let store: DeadLetterStore | null = null;
+  const current = (): DeadLetterStore => {
+    const link = consumer.link();
+    if (!link)
+      throw new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database');
+    return (store ??= createDeadLetterStore({
+      link,
       deadLetterQueue: config.DEAD_LETTER_QUEUE,
       workQueue: config.MAILER_QUEUE,
       replayRatePerSecond: config.REPLAY_RATE_PER_SECOND,
       confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
       logger,
-    });
-  })();
-  // Handled by whoever awaits `started` (runMain exits 1); never an unhandled rejection here.
-  started.catch(() => undefined);
-
-  let stopped: Promise<void> | null = null;
-  return {
-    port: http.port,
-    started,
-    isReady: () => consumerReady() && transport.state() === 'ready' && databaseReady(),
-    stop() {
-      stopped ??= (async () => {
-        startup.abort();
-        await started.catch(() => undefined);
-        clearInterval(dependencyMonitor);
-        clearInterval(smtpMonitor);
-        await consumer?.stop();
-        transport.close();
-        await http.close(config.SHUTDOWN_TIMEOUT_MS);
-        await database.close();
-      })();
-      return stopped;
-    },
+    }));
   };
+  return {
+    list: (page) => current().list(page),
+    replay: (filter, options) => current().replay(filter, options),
+  };
+}
+
+/** The ledger must be in place before the first message is taken: the consumer starts after the migrations. */
+async function migrateThenConsume(
+  config: MailerConfig,
+  parts: MailerParts,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const migrated = await migrateWhenReachable({
+    pool: parts.database.pool,
+    schema: config.DATABASE_SCHEMA,
+    url: config.DATABASE_URL,
+    logger,
+    signal,
+  });
+  if (!migrated || signal.aborted) return;
+  parts.ledgerState.migrated = true;
+  await parts.consumer.start();
 }

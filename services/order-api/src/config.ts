@@ -1,17 +1,12 @@
 import { z } from 'zod';
+import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import {
-  AppError,
-  DEFAULT_HTTP_LIMITS,
-  ErrorCodes,
   HEADERS_WITHIN_REQUEST_TIMEOUT,
-  amqpNameSchema,
-  amqpUrlSchema,
-  durationMsSchema,
-  logLevelSchema,
+  commonConfigSchema,
+  durationSchema,
   parseConfig,
   portSchema,
-  hostSchema,
-} from '@order-mail/shared';
+} from '@order-mail/shared/config';
 import { parseApiKeys, type ApiKey } from './domain/api-keys';
 
 /**
@@ -28,37 +23,20 @@ const apiKeysSchema = z
   })
   .default([]);
 
-/** Every setting of the order API, read from the environment. `.env.example` mirrors this list. */
-export const orderApiConfigSchema = z
-  .object({
+/**
+ * Every setting of the order API, read from the environment: the keys both services share
+ * (`commonConfigSchema`: HOST, the broker's, the timeouts, LOG_LEVEL) and the order API's own.
+ * `.env.example` mirrors this list.
+ */
+export const orderApiConfigSchema = commonConfigSchema
+  .extend({
     /** HTTP port for the API, health, readiness and metrics. */
     PORT: portSchema.default(3000),
     /**
-     * Address the HTTP server listens on: `127.0.0.1` (this host only) by default; `0.0.0.0` or
-     * `::` for every interface (the images and the compose file set `0.0.0.0`).
+     * Seconds sent in `Retry-After` with a 503 (whole seconds: the header's delta-seconds, RFC 9110
+     * §10.2.3); a duration such as `30s` or `2m` too, a bare number being seconds.
      */
-    HOST: hostSchema.default('127.0.0.1'),
-    /** RabbitMQ connection URL. */
-    AMQP_URL: amqpUrlSchema.default('amqp://guest:guest@127.0.0.1:5672'),
-    /** Durable topic exchange that order events are published to. */
-    ORDERS_EXCHANGE: amqpNameSchema.default('orders'),
-    /** Routing key of the order-confirmed event. */
-    ORDER_CONFIRMED_ROUTING_KEY: amqpNameSchema.default('order.confirmed'),
-    /** How long to wait for RabbitMQ's publisher confirm before answering 503. */
-    PUBLISH_CONFIRM_TIMEOUT_MS: durationMsSchema.default(5000),
-    /** Seconds sent in `Retry-After` with a 503. */
-    RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).default(5),
-    /** How long a graceful stop may wait for in-flight requests before closing anyway. */
-    SHUTDOWN_TIMEOUT_MS: durationMsSchema.default(10000),
-    /** Milliseconds a client has to send a request's headers; then a JSON 408 and the connection is closed. */
-    HTTP_HEADERS_TIMEOUT_MS: durationMsSchema.default(DEFAULT_HTTP_LIMITS.headersTimeoutMs),
-    /**
-     * Milliseconds a client has to send a whole request, headers and body; then a JSON 408 and the
-     * connection is closed. At least HTTP_HEADERS_TIMEOUT_MS.
-     */
-    HTTP_REQUEST_TIMEOUT_MS: durationMsSchema.default(DEFAULT_HTTP_LIMITS.requestTimeoutMs),
-    /** pino log level. */
-    LOG_LEVEL: logLevelSchema.default('info'),
+    RETRY_AFTER_SECONDS: durationSchema('s').default(5),
     /**
      * Keys that may post orders (`Authorization: Bearer <key>`), comma-separated, several at once
      * for rotation: each a key of at least 32 characters, or `sha256:<64 hex digits>`, the SHA-256

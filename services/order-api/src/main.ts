@@ -1,4 +1,4 @@
-import { runMain } from '@order-mail/shared';
+import { runMain } from '@order-mail/shared/http';
 import { loadOrderApiConfig } from './config';
 import { startOrderApi } from './service';
 

@@ -1,4 +1,6 @@
-import { createLogger, createMetricsRegistry, createUpGauge, listenHttp, type Logger } from '@order-mail/shared';
+import { createLogger, type Logger } from '@order-mail/shared/logger';
+import { listenHttp } from '@order-mail/shared/http';
+import { createMetricsRegistry, createUpGauge } from '@order-mail/shared/metrics';
 import { createOrderApiMetrics, NO_KEY_ID } from './adapters/metrics/order-api-metrics';
 import type { OrderApiConfig } from './config';
 import { createOrderEventPublisher } from './adapters/broker/order-event-publisher';

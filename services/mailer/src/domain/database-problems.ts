@@ -58,36 +58,48 @@ const VERDICTS: Record<DatabaseProblem, Omit<DatabaseVerdict, 'problem'>> = {
   other: { action: 'exit', userMustFix: false, description: 'an unexpected database error' },
 };
 
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENETDOWN',
-  'EPIPE',
+/** Exact error codes: node:net's and DNS's (`E…`), pg's URL check, and SQLSTATEs (see the header). */
+const PROBLEM_BY_CODE = new Map<string, DatabaseProblem>([
+  ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EPIPE'].map(
+    (code) => [code, 'unreachable'] as const,
+  ),
+  ['ENOTFOUND', 'host_not_found'],
+  ['EAI_AGAIN', 'host_not_found'],
+  ['ERR_INVALID_URL', 'invalid_url'],
+  ['3D000', 'database_missing'],
+  ['28P01', 'auth_refused'],
+  ['28000', 'auth_refused'],
+  ['42501', 'permission_denied'],
+  ['57P03', 'starting_up'],
+  ['57P01', 'shutting_down'],
+  ['57P02', 'shutting_down'],
 ]);
 
-function problemOf(err: unknown): DatabaseProblem {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = (err as Error | null)?.message ?? '';
-  if (typeof code === 'string') {
-    if (UNREACHABLE_CODES.has(code)) return 'unreachable';
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host_not_found';
-    if (code === 'ERR_INVALID_URL') return 'invalid_url';
-    if (code === '3D000') return 'database_missing';
-    if (code === '28P01' || code === '28000') return 'auth_refused';
-    if (code === '42501') return 'permission_denied';
-    if (code === '57P03') return 'starting_up';
-    if (code === '57P01' || code === '57P02') return 'shutting_down';
-    if (code.startsWith('53')) return 'too_many_connections';
-    if (code.startsWith('08')) return 'unreachable';
-  }
+/** SQLSTATE classes: 53 insufficient resources, 08 connection exception. */
+const PROBLEM_BY_CODE_CLASS: readonly (readonly [string, DatabaseProblem])[] = [
+  ['53', 'too_many_connections'],
+  ['08', 'unreachable'],
+];
+
+const PROBLEM_BY_MESSAGE: readonly (readonly [RegExp, DatabaseProblem])[] = [
   // pg's own connect timeout and a socket closed under it carry no code, only these messages.
-  if (/timeout exceeded when trying to connect|Connection terminated/i.test(message)) return 'unreachable';
+  [/timeout exceeded when trying to connect|Connection terminated/i, 'unreachable'],
   // The server asked for a password and DATABASE_URL has none (pg's SASL client says so).
-  if (/SASL|client password must be a string/i.test(message)) return 'auth_refused';
+  [/SASL|client password must be a string/i, 'auth_refused'],
+];
+
+function problemOfCode(code: unknown): DatabaseProblem | undefined {
+  if (typeof code !== 'string') return undefined;
+  return PROBLEM_BY_CODE.get(code) ?? PROBLEM_BY_CODE_CLASS.find(([prefix]) => code.startsWith(prefix))?.[1];
+}
+
+function problemOf(err: unknown): DatabaseProblem {
+  const message = (err as Error | null)?.message ?? '';
+  const known =
+    problemOfCode((err as { code?: unknown } | null)?.code) ??
+    PROBLEM_BY_MESSAGE.find(([pattern]) => pattern.test(message))?.[1];
+  if (known) return known;
+  // A host name with several addresses (IPv4 and IPv6) fails with one error per address.
   if (err instanceof AggregateError && err.errors.length > 0) return problemOf(err.errors[0]);
   return 'other';
 }

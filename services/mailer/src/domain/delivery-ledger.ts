@@ -87,9 +87,25 @@ export interface ClaimRequest {
   replayed: boolean;
 }
 
-export type ClaimResult =
-  | { decision: { kind: 'send' } | { kind: 'resend-unknown' }; record: DeliveryRecord; attempt: number }
-  | { decision: Exclude<ClaimDecision, { kind: 'send' } | { kind: 'resend-unknown' }>; record: DeliveryRecord };
+/** A claim that marked the delivery `sending`: the worker sends, as the ledger's attempt `attempt`. */
+export interface SendClaim {
+  decision: { kind: 'send' } | { kind: 'resend-unknown' };
+  record: DeliveryRecord;
+  attempt: number;
+}
+
+/** A claim that said not to send: no attempt was started. */
+export interface WithoutSendClaim {
+  decision: Exclude<ClaimDecision, SendClaim['decision']>;
+  record: DeliveryRecord;
+}
+
+export type ClaimResult = SendClaim | WithoutSendClaim;
+
+/** Whether a claim started an attempt (narrows the result, so that a send always has its attempt). */
+export function isSendClaim(claim: ClaimResult): claim is SendClaim {
+  return claim.decision.kind === 'send' || claim.decision.kind === 'resend-unknown';
+}
 
 export interface FailureRecord {
   /** `sending` keeps the row claimed (unknown outcome: the send may have gone through). */

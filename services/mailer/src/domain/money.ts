@@ -1,4 +1,4 @@
-import { minorUnitDigits } from '@order-mail/shared';
+import { minorUnitDigits } from '@order-mail/shared/contract';
 
 /** Formats an integer amount of minor units (ISO 4217) for a currency and the customer's locale. */
 export function formatMoney(minorUnits: number, currency: string, locale: string): string {

@@ -1,4 +1,4 @@
-import type { OrderConfirmedEvent } from '@order-mail/shared';
+import type { OrderConfirmedEvent } from '@order-mail/shared/contract';
 import { formatMoney } from './money';
 
 export const ORDER_CONFIRMATION_TEMPLATE = 'order-confirmation';

@@ -1,11 +1,12 @@
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
-import { AppError, ErrorCodes, listenHttp, type HttpServerHandle } from '@order-mail/shared';
-import { jsonOf } from '../../../../test/helpers/http';
-import { connectTestBroker, eventually } from '../../../../test/helpers/broker';
-import { ledgerRow } from '../../../../test/helpers/inspect';
-import { postJson, sampleOrder } from '../../../../test/helpers/orders';
-import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smtp-catcher';
+import { AppError, ErrorCodes } from '@order-mail/shared/contract';
+import { listenHttp, type HttpServerHandle } from '@order-mail/shared/http';
+import { jsonOf } from '@test/helpers/http';
+import { connectTestBroker, eventually } from '@test/helpers/broker';
+import { ledgerRow } from '@test/helpers/inspect';
+import { postJson, sampleOrder } from '@test/helpers/orders';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
 import {
   deleteStackTopology,
   mailerEnv,
@@ -13,12 +14,12 @@ import {
   startTestStack,
   uniqueStackNames,
   type TestStack,
-} from '../../../../test/helpers/stack';
+} from '@test/helpers/stack';
 import { loadMailerConfig } from '../../src/config';
 import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
 import { createMailerApp } from '../../src/entry-points/http/app';
 import { startMailer, type RunningMailer } from '../../src/service';
-import { capturingLogger } from '../../../../test/helpers/logs';
+import { capturingLogger } from '@test/helpers/logs';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -45,8 +46,7 @@ describe('mailer admin API', () => {
   });
 
   afterAll(async () => {
-    await stack.stop();
-    await deleteStackTopology(stack.names);
+    await stack.dispose();
     await smtp.close();
   });
 
@@ -180,7 +180,14 @@ describe('mailer admin API', () => {
         expect(res.status).toBe(status);
         const body = await jsonOf(res);
         if (status === 403) {
-          expect(body).toEqual({ error: 'admin_api_disabled', message: expect.stringContaining('set ADMIN_TOKEN') });
+          expect(body).toEqual({
+            type: 'tag:order-mail,2026:error:ERR_ADMIN_API_DISABLED',
+            title: expect.any(String),
+            status: 403,
+            detail: body.message,
+            error: 'admin_api_disabled',
+            message: expect.stringContaining('set ADMIN_TOKEN'),
+          });
         } else if (status === 401) {
           expect(body).toMatchObject({ error: 'unauthorized' });
         } else {

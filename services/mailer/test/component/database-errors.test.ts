@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
-import { ErrorCodes, isAppError } from '@order-mail/shared';
-import { DATABASE_URL } from '../../../../test/helpers/database';
+import { ErrorCodes, isAppError } from '@order-mail/shared/contract';
+import { DATABASE_URL } from '@test/helpers/database';
 import { asDatabaseError } from '../../src/adapters/db/database';
 
 async function errorOf(pool: Pool, sql: string): Promise<unknown> {

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { eventually } from '../../../../test/helpers/broker';
-import { dropSchema, query } from '../../../../test/helpers/database';
+import { eventually } from '@test/helpers/broker';
+import { dropSchema, query } from '@test/helpers/database';
 import { createDatabase, migrateWhenReachable } from '../../src/adapters/db/database';
-import { capturingLogger, type LogLine } from '../../../../test/helpers/logs';
-import { closedPort } from '../../../../test/helpers/ports';
+import { capturingLogger, type LogLine } from '@test/helpers/logs';
+import { closedPort } from '@test/helpers/ports';
 
 const PASSWORD = 's3cret-never-logged';
 const suffix = () => randomBytes(4).toString('hex');

@@ -4,18 +4,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { createMetricsRegistry, ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared';
-import { DATABASE_URL, dropSchema } from '../../../../test/helpers/database';
-import { sampleEventBody } from '../../../../test/helpers/orders';
-import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smtp-catcher';
-import { startSmtpFaultProxy, type SmtpFaultProxy } from '../../../../test/helpers/smtp-fault-proxy';
-import { uniqueStackNames } from '../../../../test/helpers/stack';
+import { ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared/contract';
+import { createMetricsRegistry } from '@order-mail/shared/metrics';
+import { DATABASE_URL, dropSchema } from '@test/helpers/database';
+import { sampleEvent, sampleOrder } from '@test/helpers/orders';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { startSmtpFaultProxy, type SmtpFaultProxy } from '@test/helpers/smtp-fault-proxy';
+import { uniqueStackNames } from '@test/helpers/stack';
 import { migrate } from '../../src/adapters/db/database';
 import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
 import { createMailerMetrics } from '../../src/adapters/metrics/mailer-metrics';
 import { createSmtpTransport, type SmtpTransport } from '../../src/adapters/smtp/smtp-transport';
 import { compileTemplates } from '../../src/adapters/templates/template-renderer';
-import { createMailWorker, type DeliveryOutcome, type MailWorker } from '../../src/domain/mail-worker';
+import {
+  createMailWorker,
+  type DeliveryOutcome,
+  type MailWorker,
+  type MessageHistory,
+} from '../../src/domain/mail-worker';
 import type { TemplateRenderer } from '../../src/domain/ports';
 
 interface Setup {
@@ -58,18 +64,18 @@ const cases: DeadLetterCase[] = [
   { reason: 'unknown_template', arrange: () => undefined, templates: 'missing', retryDelays: 3, attempts: 1 },
 ];
 
-const eventFor = (orderId: string) => sampleEventBody(orderId, `dla-${orderId}`);
+const eventFor = (orderId: string) => sampleEvent({ order: sampleOrder({ orderId }), correlationId: `dla-${orderId}` });
 
 /**
- * Hands the message to the worker again and again, as the retry and hold queues would, carrying
- * the count a retry puts in `x-attempts`, until it is dead-lettered.
+ * Hands the event to the worker again and again, as the retry and hold queues would, carrying
+ * the counts a retry copy puts in its headers, until it is dead-lettered.
  */
-async function untilDeadLettered(worker: MailWorker, content: Buffer) {
-  let failures = 0;
+async function untilDeadLettered(worker: MailWorker, event: ReturnType<typeof eventFor>) {
+  let history: MessageHistory = { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false };
   for (let round = 0; round < 10; round += 1) {
-    const outcome: DeliveryOutcome = await worker.process(content, { failures, replayed: false });
+    const outcome: DeliveryOutcome = await worker.process(event, history);
     if (outcome.action === 'dead-letter') return outcome;
-    if (outcome.action === 'retry') failures = outcome.failures;
+    if (outcome.action === 'retry') history = { ...history, ...outcome.counts };
     else if (outcome.action !== 'hold') throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
   }
   throw new Error('not dead-lettered after 10 rounds');
@@ -78,7 +84,7 @@ async function untilDeadLettered(worker: MailWorker, content: Buffer) {
 describe('the attempt count of a dead letter (mail worker, real SMTP server, PostgreSQL ledger)', () => {
   const { schema } = uniqueStackNames();
   const logger = pino({ level: 'silent' });
-  const metrics = createMailerMetrics(createMetricsRegistry('mailer'), { retryAttempts: 3, inFlight: () => 0 });
+  const metrics = createMailerMetrics(createMetricsRegistry('mailer'), { retryAttempts: 3 });
   let pool: Pool;
   let ledger: PgDeliveryLedger;
   let realTemplates: TemplateRenderer;
@@ -119,7 +125,6 @@ describe('the attempt count of a dead letter (mail worker, real SMTP server, Pos
         greetingTimeoutMs: 1000,
         socketTimeoutMs: 1000,
         sendTimeoutMs: 5000,
-        logger,
       });
       const worker = createMailWorker({
         transport,
@@ -144,8 +149,8 @@ describe('the attempt count of a dead letter (mail worker, real SMTP server, Pos
         expect(dead.reason).toBe(reason);
         expect(found?.delivery.status).toBe('dead');
         expect(found?.delivery.attempts).toBe(attempts);
-        expect(dead.failures).toBe(found?.delivery.attempts);
-        expect(found?.attempts).toHaveLength(dead.failures);
+        expect(dead.counts.ledgerAttempts).toBe(found?.delivery.attempts);
+        expect(found?.attempts).toHaveLength(attempts);
       } finally {
         transport.close();
         await proxy.close();

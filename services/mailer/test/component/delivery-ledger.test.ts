@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { DATABASE_URL, dropSchema, query } from '../../../../test/helpers/database';
-import { uniqueStackNames } from '../../../../test/helpers/stack';
+import { DATABASE_URL, dropSchema, query } from '@test/helpers/database';
+import { uniqueStackNames } from '@test/helpers/stack';
 import { migrate } from '../../src/adapters/db/database';
 import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
 import type { ClaimRequest } from '../../src/domain/delivery-ledger';

@@ -1,14 +1,14 @@
-import { describeStartupError } from '@order-mail/shared';
-import { eventually } from '../../../../test/helpers/broker';
-import { capturingLogger, type LogLine } from '../../../../test/helpers/logs';
-import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smtp-catcher';
+import { describeStartupError } from '@order-mail/shared/http';
+import { eventually } from '@test/helpers/broker';
+import { capturingLogger, type LogLine } from '@test/helpers/logs';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
 import {
   deleteStackTopology,
   mailerEnv,
   mailerQueueNamesFor,
   TEST_ADMIN_TOKEN,
   uniqueStackNames,
-} from '../../../../test/helpers/stack';
+} from '@test/helpers/stack';
 import { loadMailerConfig } from '../../src/config';
 import { startMailer } from '../../src/service';
 

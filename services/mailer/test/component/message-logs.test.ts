@@ -1,22 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { EVENT_SCHEMA_VERSION } from '@order-mail/shared';
-import { connectTestBroker, eventually } from '../../../../test/helpers/broker';
-import { sampleOrder } from '../../../../test/helpers/orders';
-import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smtp-catcher';
-import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../../../../test/helpers/stack';
+import { connectTestBroker, eventually } from '@test/helpers/broker';
+import { sampleEvent, sampleOrder } from '@test/helpers/orders';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '@test/helpers/stack';
 import { loadMailerConfig } from '../../src/config';
 import { startMailer, type RunningMailer } from '../../src/service';
-import { capturingLogger, type LogLine } from '../../../../test/helpers/logs';
+import { capturingLogger, type LogLine } from '@test/helpers/logs';
 
 const validEvent = (orderId: string, eventId: string) =>
-  JSON.stringify({
-    schemaVersion: EVENT_SCHEMA_VERSION,
-    type: 'order.confirmed',
-    eventId,
-    acceptedAt: new Date().toISOString(),
-    correlationId: `corr-${orderId}`,
-    order: sampleOrder({ orderId }),
-  });
+  JSON.stringify(sampleEvent({ eventId, order: sampleOrder({ orderId }) }));
 
 describe('log lines about a message that is dead-lettered, retried or held', () => {
   const names = uniqueStackNames();

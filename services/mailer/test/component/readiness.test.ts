@@ -1,10 +1,10 @@
-import { jsonOf } from '../../../../test/helpers/http';
+import { jsonOf } from '@test/helpers/http';
 import { SMTPServer } from 'smtp-server';
-import { connectTestBroker, eventually } from '../../../../test/helpers/broker';
-import { ledgerRow, metricValue, subjectOf } from '../../../../test/helpers/inspect';
-import { postJson, sampleOrder } from '../../../../test/helpers/orders';
-import { dropSchema } from '../../../../test/helpers/database';
-import { startSmtpCatcher } from '../../../../test/helpers/smtp-catcher';
+import { connectTestBroker, eventually } from '@test/helpers/broker';
+import { ledgerRow, metricValue, subjectOf } from '@test/helpers/inspect';
+import { postJson, sampleOrder } from '@test/helpers/orders';
+import { dropSchema } from '@test/helpers/database';
+import { startSmtpCatcher } from '@test/helpers/smtp-catcher';
 import {
   ADMIN_AUTH,
   deleteStackTopology,
@@ -12,11 +12,11 @@ import {
   mailerQueueNamesFor,
   startTestStack,
   uniqueStackNames,
-} from '../../../../test/helpers/stack';
+} from '@test/helpers/stack';
 import { loadMailerConfig } from '../../src/config';
 import { startMailer } from '../../src/service';
-import { closedPort } from '../../../../test/helpers/ports';
-import { capturingLogger, type LogLine } from '../../../../test/helpers/logs';
+import { closedPort } from '@test/helpers/ports';
+import { capturingLogger, type LogLine } from '@test/helpers/logs';
 
 describe('mailer readiness', () => {
   it('when the broker, SMTP server and database are up, then /readyz reports each ready', async () => {
@@ -30,8 +30,7 @@ describe('mailer readiness', () => {
         checks: { broker: 'ready', smtp: 'ready', database: 'ready' },
       });
     } finally {
-      await stack.stop();
-      await deleteStackTopology(stack.names);
+      await stack.dispose();
       await smtp.close();
     }
   });
@@ -50,8 +49,7 @@ describe('mailer readiness', () => {
       expect((await fetch(`${stack.mailerUrl}/readyz`)).status).toBe(503);
       expect(await metricValue(stack.mailerUrl, 'mailer_smtp_up')).toBe(0);
     } finally {
-      await stack.stop();
-      await deleteStackTopology(stack.names);
+      await stack.dispose();
     }
   });
 
@@ -137,8 +135,7 @@ describe('mailer readiness', () => {
       expect(changes.map((l) => l.msg)).toEqual(['SMTP server not reachable', 'SMTP server usable again']);
       expect(changes.every((l) => l.setting === 'SMTP_URL' && l.smtpUrl === smtp.url)).toBe(true);
     } finally {
-      await stack.stop();
-      await deleteStackTopology(stack.names);
+      await stack.dispose();
       await smtp.close();
     }
   });
@@ -166,8 +163,7 @@ describe('mailer readiness', () => {
       }
       expect((await jsonOf(fetch(`${stack.mailerUrl}/readyz`))).checks.smtp).toBe('ready');
     } finally {
-      await stack.stop();
-      await deleteStackTopology(stack.names);
+      await stack.dispose();
       await smtp.close();
     }
   });

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { createMetricsRegistry, ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared';
-import { DATABASE_URL, dropSchema } from '../../../../test/helpers/database';
-import { sampleEventBody } from '../../../../test/helpers/orders';
-import { closedPort } from '../../../../test/helpers/ports';
-import { startSmtpCatcher, type SmtpCatcher } from '../../../../test/helpers/smtp-catcher';
-import { startSmtpFaultProxy, type SmtpFault, type SmtpFaultProxy } from '../../../../test/helpers/smtp-fault-proxy';
-import { uniqueStackNames } from '../../../../test/helpers/stack';
+import { ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared/contract';
+import { createMetricsRegistry } from '@order-mail/shared/metrics';
+import { DATABASE_URL, dropSchema } from '@test/helpers/database';
+import { sampleEvent, sampleOrder } from '@test/helpers/orders';
+import { closedPort } from '@test/helpers/ports';
+import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
+import { startSmtpFaultProxy, type SmtpFault, type SmtpFaultProxy } from '@test/helpers/smtp-fault-proxy';
+import { uniqueStackNames } from '@test/helpers/stack';
 import { migrate } from '../../src/adapters/db/database';
 import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
 import { createMailerMetrics } from '../../src/adapters/metrics/mailer-metrics';
@@ -16,7 +17,7 @@ import { createSmtpTransport, type SmtpTransport } from '../../src/adapters/smtp
 import { compileTemplates } from '../../src/adapters/templates/template-renderer';
 import type { FailureClass } from '../../src/domain/classify-failure';
 import type { DeliveryStatus } from '../../src/domain/delivery-ledger';
-import { createMailWorker, type DeliveryOutcome } from '../../src/domain/mail-worker';
+import { createMailWorker, type DeliveryOutcome, type MessageHistory } from '../../src/domain/mail-worker';
 import type { TemplateRenderer } from '../../src/domain/ports';
 
 /**
@@ -60,7 +61,11 @@ function withFiller(templates: TemplateRenderer, bytes: number): TemplateRendere
   };
 }
 
-const eventFor = (orderId: string) => sampleEventBody(orderId, `stages-${orderId}`);
+const eventFor = (orderId: string) =>
+  sampleEvent({ order: sampleOrder({ orderId }), correlationId: `stages-${orderId}` });
+
+/** A message seen for the first time: no failures, no copies, not replayed. */
+const FIRST_DELIVERY: MessageHistory = { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false };
 
 /** `sent` for an email the server accepted, else the class the failure was given. */
 function resultOf(outcome: DeliveryOutcome): 'sent' | FailureClass {
@@ -180,7 +185,7 @@ describe('SMTP sessions cut at each stage (mail worker, real SMTP server behind 
   let ledger: PgDeliveryLedger;
   let templates: TemplateRenderer;
   let largeTemplates: TemplateRenderer;
-  const metrics = createMailerMetrics(createMetricsRegistry('mailer'), { retryAttempts: 1, inFlight: () => 0 });
+  const metrics = createMailerMetrics(createMetricsRegistry('mailer'), { retryAttempts: 1 });
 
   beforeAll(async () => {
     pool = new Pool({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
@@ -203,7 +208,7 @@ describe('SMTP sessions cut at each stage (mail worker, real SMTP server behind 
       const proxy: SmtpFaultProxy = await startSmtpFaultProxy({ port: sink.port });
       const url =
         fault === 'refused' ? `smtp://127.0.0.1:${await closedPort()}` : proxy.url(login ? CREDENTIALS : undefined);
-      const transport: SmtpTransport = createSmtpTransport({ url, maxConnections: 1, logger, ...TIMEOUTS[timeouts] });
+      const transport: SmtpTransport = createSmtpTransport({ url, maxConnections: 1, ...TIMEOUTS[timeouts] });
       const worker = createMailWorker({
         transport,
         templates: large ? largeTemplates : templates,
@@ -219,7 +224,7 @@ describe('SMTP sessions cut at each stage (mail worker, real SMTP server behind 
       const acceptedOfOrder = () => sink.mails.filter((m) => m.headers.get('x-order-id') === orderId).length;
       try {
         if (fault === 'idle-closed' || fault === 'idle-lost') {
-          const earlier = await worker.process(eventFor(`${orderId}-earlier`), { failures: 0, replayed: false });
+          const earlier = await worker.process(eventFor(`${orderId}-earlier`), FIRST_DELIVERY);
           expect(earlier).toMatchObject({ action: 'ack', result: 'sent' });
           if (fault === 'idle-closed') await proxy.closeIdle();
           else proxy.dropIdleSilently();
@@ -229,7 +234,7 @@ describe('SMTP sessions cut at each stage (mail worker, real SMTP server behind 
         const acceptedBefore = sink.mails.length;
 
         // Act
-        const outcome = await worker.process(eventFor(orderId), { failures: 0, replayed: false });
+        const outcome = await worker.process(eventFor(orderId), FIRST_DELIVERY);
 
         // Assert
         expect(resultOf(outcome)).toBe(expected.result);

@@ -1,4 +1,4 @@
-import { configError as loadError, detailPaths, keysNamedIn } from '../../../../test/helpers/config-errors';
+import { configError as loadError, detailPaths, durationCases, keysNamedIn } from '@test/helpers/config-errors';
 import { loadMailerConfig } from '../../src/config';
 
 const configError = (env: NodeJS.ProcessEnv) => loadError(loadMailerConfig, env);
@@ -92,6 +92,7 @@ describe('loadMailerConfig', () => {
       ['a bare address', 'a@b.example', 'b.example'],
       ['a quoted display name', '"Shop, Inc." <orders@mail.shop.example>', 'mail.shop.example'],
       ['an empty display name', '<orders@shop.example>', 'shop.example'],
+      ['an unquoted comma in the display name', 'Shop, Inc. <orders@shop.example>', 'shop.example'],
     ])('when MAIL_FROM is %s and no domain is set, then it defaults to the address domain', (_label, from, domain) => {
       // Act
       const config = loadMailerConfig({ MAIL_FROM: from });
@@ -123,8 +124,94 @@ describe('loadMailerConfig', () => {
       ['30s,2m,10m,1h,6h', [30_000, 120_000, 600_000, 3_600_000, 21_600_000]],
       ['250ms, 500', [250, 500]],
       ['1h', [3_600_000]],
+      ['5000,250ms,30s,2m,1h', [5000, 250, 30_000, 120_000, 3_600_000]],
     ])('when it is %p, then it is parsed to %p milliseconds', (value, expected) => {
       expect(loadMailerConfig({ RETRY_DELAYS: value }).RETRY_DELAYS).toEqual(expected);
+    });
+
+    it.each([
+      ['not a duration', '30s,2 minutes'],
+      ['past the longest timer Node can set', '30s,597h'],
+    ])('when an entry is %s, then the message says which forms are allowed', (_label, value) => {
+      // Act
+      const err = configError({ RETRY_DELAYS: value });
+
+      // Assert
+      expect(err.message).toContain(
+        'RETRY_DELAYS: must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h", ' +
+          'each a whole number with a unit ms, s, m or h (250ms, 30s, 2m, 1h), or a bare whole number of milliseconds (5000) and at most 596h',
+      );
+    });
+  });
+
+  describe('duration keys', () => {
+    // Each key with what its rules compare it with, set so that every form below passes them.
+    const durationKeys: [string, NodeJS.ProcessEnv][] = [
+      ['PUBLISH_CONFIRM_TIMEOUT_MS', {}],
+      ['SHUTDOWN_TIMEOUT_MS', {}],
+      ['HTTP_HEADERS_TIMEOUT_MS', { HTTP_REQUEST_TIMEOUT_MS: '2h' }],
+      ['HTTP_REQUEST_TIMEOUT_MS', { HTTP_HEADERS_TIMEOUT_MS: '1' }],
+      ['UNKNOWN_OUTCOME_GRACE_MS', { SMTP_SEND_TIMEOUT_MS: '1' }],
+      ['SMTP_CONNECTION_TIMEOUT_MS', {}],
+      ['SMTP_GREETING_TIMEOUT_MS', {}],
+      ['SMTP_SOCKET_TIMEOUT_MS', {}],
+      ['SMTP_SEND_TIMEOUT_MS', { UNKNOWN_OUTCOME_GRACE_MS: '2h' }],
+      ['SMTP_CHECK_INTERVAL_MS', {}],
+      ['FAULT_PAUSE_BEFORE_ACK_MS', {}],
+      ['FAULT_PAUSE_BEFORE_RECORD_MS', {}],
+    ];
+    const { good: goodCases, bad: badCases } = durationCases(durationKeys);
+
+    it.each(goodCases)('when %s is %p, then it is %i milliseconds', (key, text, ms, rest) => {
+      // Act
+      const config = loadMailerConfig({ ...rest, [key]: text });
+
+      // Assert
+      expect(config).toHaveProperty(key, ms);
+    });
+
+    it.each(badCases)(
+      'when %s is %p, then the error names that key, only it, and the accepted forms',
+      (key, text, rest) => {
+        // Act
+        const err = configError({ ...rest, [key]: text });
+
+        // Assert
+        expect(keysNamedIn(err.message)).toEqual([key]);
+        expect(detailPaths(err)).toEqual([key]);
+        expect(err.message).toContain(
+          `${key}: must be a positive duration: a whole number with a unit ms, s, m or h (250ms, 30s, 2m, 1h), ` +
+            'or a bare whole number of milliseconds (5000)',
+        );
+      },
+    );
+  });
+
+  describe('MAIL_FROM', () => {
+    it.each([
+      ['not an address', 'not an address'],
+      ['no address between the brackets', 'Name <not an address>'],
+      ['two "@"', 'a@b@c.example'],
+      ['two "@" between the brackets', 'Name <a@b@c.example>'],
+      ['empty brackets', 'Name <>'],
+      ['no domain', 'a@'],
+      ['no local part', 'Name <@b.example>'],
+      ['a display name alone', '"Name"'],
+      ['a list of two', 'Name <a@b.example>, other@c.example'],
+      ['a list separated by ";"', 'a@b.example;c@d.example'],
+      ['a group', 'Shop: a@b.example;'],
+      ['an empty group', 'undisclosed-recipients:;'],
+      ['an unclosed bracket', '<a@b.example'],
+      ['a space in the bracketed address', 'Name <a b@c.example>'],
+      ['a trailing comment', 'a@b.example (comment)'],
+    ])('when it is %s (%p), then the error names MAIL_FROM and the forms allowed', (_what, value) => {
+      // Act
+      const err = configError({ MAIL_FROM: value });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual(['MAIL_FROM']);
+      expect(detailPaths(err)).toEqual(['MAIL_FROM']);
+      expect(err.message).toContain('MAIL_FROM: must be an address or "Name <address>"');
     });
   });
 

@@ -5,7 +5,7 @@ import {
   type DatabaseProblem,
   type DatabaseVerdict,
 } from '../../src/domain/database-problems';
-import { describeErrorCause, maskUrlPassword } from '@order-mail/shared';
+import { describeErrorCause, maskUrlPassword } from '@order-mail/shared/diagnostics';
 
 /** An error shaped like the ones pg and node:net raise (code, and for sockets address and port). */
 const errorWith = (message: string, fields: Record<string, unknown> = {}) => Object.assign(new Error(message), fields);

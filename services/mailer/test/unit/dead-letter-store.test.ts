@@ -1,7 +1,8 @@
-import type { GetMessage } from '@order-mail/shared';
+import type { GetMessage } from '@order-mail/shared/broker';
 import {
   describeDeadLetter,
   matchesFilter,
+  replayHeaders,
   type DeadLetter,
   type ReplayFilter,
 } from '../../src/adapters/broker/dead-letter-store';
@@ -306,5 +307,41 @@ describe('matchesFilter', () => {
 
     // Assert
     expect(result).toBe(expected);
+  });
+});
+
+describe('replayHeaders', () => {
+  const now = new Date('2024-05-02T08:00:00.000Z');
+
+  it.each([
+    ['x-send-failures', 2],
+    ['x-attempts', 3],
+    ['x-internal-errors', 1],
+    ['x-last-error', 'try later'],
+    ['x-last-error-class', 'transient'],
+    ['x-first-failure-at', '2024-05-01T12:00:00.000Z'],
+    ['x-last-failure-at', '2024-05-01T12:12:30.000Z'],
+    ['x-smtp-code', 451],
+    ['x-smtp-response', '451 4.3.0 try later'],
+    ['x-worker-id', 'mailer-a-42'],
+    ['x-hold-reason', 'unknown_outcome'],
+    ['x-dead-letter-reason', 'retries_exhausted'],
+    ['x-death', [{ count: 1, reason: 'delivery_limit', queue: 'mailer.order.confirmed' }]],
+    ['x-first-death-reason', 'delivery_limit'],
+  ])('when the dead letter carries %s, then the replayed copy does not', (name, value) => {
+    // Act
+    const headers = replayHeaders({ [name]: value, 'x-custom': 'kept' }, now);
+
+    // Assert
+    expect(headers).not.toHaveProperty([name]);
+    expect(headers['x-custom']).toBe('kept');
+  });
+
+  it('when a dead letter is replayed again, then its copy counts one more replay and says when', () => {
+    // Act
+    const headers = replayHeaders({ 'x-replay-count': 1, 'x-replayed-at': '2024-05-01T00:00:00.000Z' }, now);
+
+    // Assert
+    expect(headers).toEqual({ 'x-replay-count': 2, 'x-replayed-at': '2024-05-02T08:00:00.000Z' });
   });
 });

@@ -1,27 +1,19 @@
-import { EVENT_SCHEMA_VERSION, ORDER_CONFIRMED_EVENT_TYPE, type Logger } from '@order-mail/shared';
-import { createMailWorker, type MailWorkerDeps } from '../../src/domain/mail-worker';
-import { sampleOrder } from '../../../../test/helpers/orders';
+import { EVENT_SCHEMA_VERSION, ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared/contract';
+import { invalidEventOutcome } from '../../src/domain/delivery-outcome';
+import { idsFromBody } from '../../src/domain/message-ids';
+import { historyFromHeaders } from '../../src/entry-points/queue/copy-headers';
+import { parseOrderConfirmedMessage } from '../../src/entry-points/queue/parse-event';
+import { sampleOrder } from '@test/helpers/orders';
 
-/** Every dependency throws when touched: an invalid event must be decided before any of them is used. */
-function untouchable<T extends object>(name: string): T {
-  return new Proxy({} as T, {
-    get: (_target, prop) => {
-      throw new Error(`${name}.${String(prop)} used for an invalid event`);
-    },
-  });
+/**
+ * What the queue entry point decides for a body before any dependency is touched: the worker
+ * receives only parsed events, so an invalid one is dead-lettered from the parse result alone.
+ */
+function outcomeFor(content: Buffer) {
+  const parsed = parseOrderConfirmedMessage(content);
+  if (parsed.ok) return { action: 'process' as const };
+  return invalidEventOutcome(idsFromBody(content), parsed.message, historyFromHeaders(undefined));
 }
-
-const worker = createMailWorker({
-  transport: untouchable('transport'),
-  templates: untouchable('templates'),
-  ledger: untouchable('ledger'),
-  metrics: untouchable('metrics'),
-  logger: untouchable<Logger>('logger'),
-  schedule: untouchable('schedule'),
-  workerId: 'unit',
-  mailFrom: 'shop@example.com',
-  messageIdDomain: 'example.com',
-} satisfies MailWorkerDeps);
 
 function eventJson(overrides: Record<string, unknown> = {}, order: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -35,7 +27,7 @@ function eventJson(overrides: Record<string, unknown> = {}, order: Record<string
   });
 }
 
-describe('mail worker: events it must not send (dead-lettered as invalid_event at once)', () => {
+describe('queue entry point: events it must not send (dead-lettered as invalid_event at once)', () => {
   it.each([
     [
       'a body in Latin-1 (é as the lone byte E9)',
@@ -76,15 +68,15 @@ describe('mail worker: events it must not send (dead-lettered as invalid_event a
     ['not JSON', Buffer.from('{not json'), 'not JSON'],
   ])(
     'when the message carries %s, then it is dead-lettered as invalid_event without touching anything',
-    async (_label, content, reason) => {
+    (_label, content, reason) => {
       // Act
-      const outcome = await worker.process(content, { failures: 0, replayed: false });
+      const outcome = outcomeFor(content);
 
       // Assert
       expect(outcome).toMatchObject({
         action: 'dead-letter',
         reason: 'invalid_event',
-        failures: 0,
+        counts: { ledgerAttempts: 0 },
         failure: { failureClass: 'invalid', message: expect.stringContaining(reason) },
       });
     },

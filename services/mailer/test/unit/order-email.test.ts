@@ -1,23 +1,17 @@
-import {
-  minorUnitDigits,
-  EVENT_SCHEMA_VERSION,
-  ORDER_CONFIRMED_EVENT_TYPE,
-  orderConfirmedEventSchema,
-  type OrderConfirmedEvent,
-  type OrderInput,
-} from '@order-mail/shared';
+import { minorUnitDigits, type OrderConfirmedEvent, type OrderInput } from '@order-mail/shared/contract';
 import { formatMoney } from '../../src/domain/money';
-import { sampleOrder } from '../../../../test/helpers/orders';
+import { sampleEvent as parsedSampleEvent, sampleOrder } from '@test/helpers/orders';
 import { buildOrderConfirmationEmail, ORDER_CONFIRMATION_TEMPLATE } from '../../src/domain/order-email';
 
 const EVENT_ID = '3f6c1b2a-9d4e-4c7a-8b1f-2e5d6a7c8b9d';
 const NBSP = '\u00a0';
 
-/** A schema-valid event, so defaults (such as the locale) are applied exactly as the worker sees them. */
+/**
+ * The helpers' parsed sample event (defaults such as the locale applied exactly as the worker sees them),
+ * with a fixed id and time, so the Message-ID is known.
+ */
 function sampleEvent(order: OrderInput = sampleOrder()): OrderConfirmedEvent {
-  return orderConfirmedEventSchema.parse({
-    schemaVersion: EVENT_SCHEMA_VERSION,
-    type: ORDER_CONFIRMED_EVENT_TYPE,
+  return parsedSampleEvent({
     eventId: EVENT_ID,
     acceptedAt: '2024-05-01T12:00:00.000Z',
     correlationId: 'corr-1',

@@ -1,4 +1,4 @@
-import { AppError, ErrorCodes } from '@order-mail/shared';
+import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import { compileTemplates } from '../../src/adapters/templates/template-renderer';
 import type { TemplateRenderer } from '../../src/domain/ports';
 import { ORDER_CONFIRMATION_TEMPLATE, type OrderConfirmationModel } from '../../src/domain/order-email';

@@ -16,10 +16,10 @@ export interface ApiKey {
 }
 
 /** The fewest characters a key may have: 32 random characters are far beyond guessing. */
-export const MIN_KEY_LENGTH = 32;
+const MIN_KEY_LENGTH = 32;
 
 /** The prefix of an `ORDER_API_KEYS` entry that gives a key's SHA-256 instead of the key. */
-export const SHA256_PREFIX = 'sha256:';
+const SHA256_PREFIX = 'sha256:';
 
 /**
  * RFC 6750 §2.1's `b64token`, the only characters a Bearer credential may hold: a key outside it

@@ -5,7 +5,7 @@ import {
   parseOrThrow,
   type Order,
   type OrderConfirmedEvent,
-} from '@order-mail/shared';
+} from '@order-mail/shared/contract';
 
 /** Validates a request body as an order; throws VALIDATION_FAILED with one detail per problem. */
 export function parseOrder(body: unknown): Order {

@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import type { Logger } from '@order-mail/shared';
+import type { Logger } from '@order-mail/shared/logger';
 import { loadOrderApiConfig } from '../../src/config';
 import { apiKeyOf } from '../../src/domain/api-keys';
 import { startOrderApi, type RunningOrderApi } from '../../src/service';
-import { AMQP_URL, connectTestBroker, eventually } from '../../../../test/helpers/broker';
-import { jsonOf } from '../../../../test/helpers/http';
-import { capturingLogger, type LogLine } from '../../../../test/helpers/logs';
-import { uniqueName } from '../../../../test/helpers/names';
-import { bearer, sampleOrder } from '../../../../test/helpers/orders';
+import { AMQP_URL, connectTestBroker, eventually } from '@test/helpers/broker';
+import { jsonOf } from '@test/helpers/http';
+import { capturingLogger, type LogLine } from '@test/helpers/logs';
+import { uniqueName } from '@test/helpers/names';
+import { bearer, sampleOrder } from '@test/helpers/orders';
 
 /**
  * Who may post orders: every combination of credentials and route against a real order API on a
@@ -130,7 +130,14 @@ describe('POST /orders with ORDER_API_KEYS holding a raw key and a sha256: key',
       expect(res.status).toBe(orderStatus);
       if (orderStatus === 401) {
         expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="order-api"/);
-        expect(await jsonOf(res)).toEqual({ error: 'unauthorized', message: expect.any(String) });
+        expect(await jsonOf(res)).toEqual({
+          type: 'tag:order-mail,2026:error:ERR_UNAUTHORIZED',
+          title: expect.any(String),
+          status: 401,
+          detail: expect.any(String),
+          error: 'unauthorized',
+          message: expect.any(String),
+        });
         expect(await publishedUpToMarker(url, bearer(KEY_A))).toEqual([]);
       } else {
         expect(res.headers.get('www-authenticate')).toBeNull();
@@ -248,6 +255,10 @@ describe('POST /orders over the rate limit (ORDER_API_RATE_LIMIT=3)', () => {
     expect(Number.isInteger(retryAfter) && retryAfter >= 0 && retryAfter <= 60).toBe(true);
     expect(fourth.headers.get('ratelimit')).toMatch(/^"3-in-1min"; r=0; t=\d+$/);
     expect(await jsonOf(fourth)).toEqual({
+      type: 'tag:order-mail,2026:error:ERR_RATE_LIMITED',
+      title: expect.any(String),
+      status: 429,
+      detail: expect.stringContaining(`More than 3 requests per minute with key ${ID_A}`),
       error: 'rate_limited',
       message: expect.stringContaining(`More than 3 requests per minute with key ${ID_A}`),
     });

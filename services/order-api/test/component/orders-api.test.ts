@@ -1,10 +1,10 @@
 import type * as amqp from 'amqplib';
-import { EVENT_SCHEMA_VERSION, orderConfirmedEventSchema } from '@order-mail/shared';
+import { EVENT_SCHEMA_VERSION, orderConfirmedEventSchema } from '@order-mail/shared/contract';
 import { loadOrderApiConfig } from '../../src/config';
 import { startOrderApi, type RunningOrderApi } from '../../src/service';
-import { AMQP_URL, connectTestBroker, eventually } from '../../../../test/helpers/broker';
-import { uniqueName } from '../../../../test/helpers/names';
-import { bearer, postJson, sampleOrder, TEST_API_KEY_ENV } from '../../../../test/helpers/orders';
+import { AMQP_URL, connectTestBroker, eventually } from '@test/helpers/broker';
+import { uniqueName } from '@test/helpers/names';
+import { bearer, postJson, sampleOrder, TEST_API_KEY_ENV } from '@test/helpers/orders';
 
 const ROUTING_KEY = 'order.confirmed';
 

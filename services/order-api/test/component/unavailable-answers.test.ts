@@ -1,9 +1,10 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { AppError, ErrorCodes, listenHttp, type HttpServerHandle } from '@order-mail/shared';
-import { jsonOf } from '../../../../test/helpers/http';
-import { postJson, sampleOrder, TEST_API_KEY } from '../../../../test/helpers/orders';
+import { AppError, ErrorCodes } from '@order-mail/shared/contract';
+import { listenHttp, type HttpServerHandle } from '@order-mail/shared/http';
+import { jsonOf } from '@test/helpers/http';
+import { postJson, sampleOrder, TEST_API_KEY } from '@test/helpers/orders';
 import { explainPublishFailure, type OrderEventPublisher } from '../../src/adapters/broker/order-event-publisher';
 import { createOrderApiMetrics } from '../../src/adapters/metrics/order-api-metrics';
 import { createOrderApiApp } from '../../src/entry-points/http/app';
@@ -73,7 +74,14 @@ describe('order API, every cause of a 503', () => {
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('7');
       const body = await jsonOf(res);
-      expect(body).toEqual({ error: 'service_unavailable', message: expect.stringContaining(says) });
+      expect(body).toEqual({
+        type: `tag:order-mail,2026:error:${code}`,
+        title: expect.any(String),
+        status: 503,
+        detail: body.message,
+        error: 'service_unavailable',
+        message: expect.stringContaining(says),
+      });
       expect(body.message).toContain('Order "U-503"');
       expect(body.message).toContain('Retrying with the same orderId is safe');
       expect(body.message).not.toMatch(/nothing was done/i);

@@ -1,4 +1,4 @@
-import { configError as loadError, detailPaths, keysNamedIn } from '../../../../test/helpers/config-errors';
+import { configError as loadError, detailPaths, durationCases, keysNamedIn } from '@test/helpers/config-errors';
 import { loadOrderApiConfig, MISSING_KEYS_MESSAGE } from '../../src/config';
 import { apiKeyOf } from '../../src/domain/api-keys';
 
@@ -137,7 +137,7 @@ describe('loadOrderApiConfig', () => {
       ['RETRY_AFTER_SECONDS', '0'],
       ['SHUTDOWN_TIMEOUT_MS', 'soon'],
       ['HTTP_HEADERS_TIMEOUT_MS', '0'],
-      ['HTTP_HEADERS_TIMEOUT_MS', '5s'],
+      ['HTTP_HEADERS_TIMEOUT_MS', '5sec'],
       ['HTTP_HEADERS_TIMEOUT_MS', '20000'],
       ['HTTP_REQUEST_TIMEOUT_MS', '0'],
       ['HTTP_REQUEST_TIMEOUT_MS', '1.5'],
@@ -188,6 +188,66 @@ describe('loadOrderApiConfig', () => {
       // Assert
       expect(err.message).toContain('AMQP_URL: must be an amqp:// or amqps:// URL');
     });
+  });
+
+  describe('duration keys', () => {
+    // Each key with what its rules compare it with, set so that every form below passes them.
+    const durationKeys: [string, NodeJS.ProcessEnv][] = [
+      ['PUBLISH_CONFIRM_TIMEOUT_MS', {}],
+      ['SHUTDOWN_TIMEOUT_MS', {}],
+      ['HTTP_HEADERS_TIMEOUT_MS', { HTTP_REQUEST_TIMEOUT_MS: '2h' }],
+      ['HTTP_REQUEST_TIMEOUT_MS', { HTTP_HEADERS_TIMEOUT_MS: '1' }],
+    ];
+    const { good: goodCases, bad: badCases } = durationCases(durationKeys);
+
+    it.each(goodCases)('when %s is %p, then it is %i milliseconds', (key, text, ms, rest) => {
+      // Act
+      const config = loadOrderApiConfig({ ...AUTH_OFF, ...rest, [key]: text });
+
+      // Assert
+      expect(config).toHaveProperty(key, ms);
+    });
+
+    it.each(badCases)(
+      'when %s is %p, then the error names that key, only it, and the accepted forms',
+      (key, text, rest) => {
+        // Act
+        const err = configError({ ...AUTH_OFF, ...rest, [key]: text });
+
+        // Assert
+        expect(keysNamedIn(err.message)).toEqual([key]);
+        expect(detailPaths(err)).toEqual([key]);
+        expect(err.message).toContain(
+          `${key}: must be a positive duration: a whole number with a unit ms, s, m or h (250ms, 30s, 2m, 1h), ` +
+            'or a bare whole number of milliseconds (5000)',
+        );
+      },
+    );
+
+    it.each([
+      ['5', 5],
+      ['5000ms', 5],
+      ['30s', 30],
+      ['2m', 120],
+      ['1h', 3600],
+    ])('when RETRY_AFTER_SECONDS is %p, then it is %i seconds (a bare number counts seconds)', (text, seconds) => {
+      expect(loadOrderApiConfig({ ...AUTH_OFF, RETRY_AFTER_SECONDS: text }).RETRY_AFTER_SECONDS).toBe(seconds);
+    });
+
+    it.each(['250ms', '1500ms', '1.5s', '0', '30x'])(
+      'when RETRY_AFTER_SECONDS is %p, then the error names it and the accepted forms, in whole seconds',
+      (text) => {
+        // Act
+        const err = configError({ ...AUTH_OFF, RETRY_AFTER_SECONDS: text });
+
+        // Assert
+        expect(detailPaths(err)).toEqual(['RETRY_AFTER_SECONDS']);
+        expect(err.message).toContain(
+          'RETRY_AFTER_SECONDS: must be a positive duration: a whole number with a unit ms, s, m or h that comes to ' +
+            'whole seconds (30s, 2m, 1h), or a bare whole number of seconds (5)',
+        );
+      },
+    );
   });
 
   describe('ORDER_API_KEYS', () => {

@@ -1,4 +1,4 @@
-import { AppError, ErrorCodes, MAX_UNIT_PRICE } from '@order-mail/shared';
+import { AppError, ErrorCodes, MAX_UNIT_PRICE } from '@order-mail/shared/contract';
 import { parseOrder } from '../../src/domain/order-confirmed-event';
 
 type Json = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { AppError, ErrorCodes, isAppError } from '@order-mail/shared';
+import { AppError, ErrorCodes, isAppError } from '@order-mail/shared/contract';
 import { explainPublishFailure } from '../../src/adapters/broker/order-event-publisher';
 
 const NOT_PUBLISHED = 'was not published and will not be processed';

@@ -1,4 +1,5 @@
-import type { Channel } from '@order-mail/shared';
+import type { Channel } from '@order-mail/shared/broker';
+import type { MailerConfig } from '../../config';
 
 export interface MailerTopology {
   ordersExchange: string;
@@ -12,6 +13,33 @@ export interface MailerTopology {
   retryDelaysMs: readonly number[];
   /** How long an outcome-unknown (or in-progress) message waits in the hold queue. */
   holdDelayMs: number;
+}
+
+/** The config keys the topology is made of. */
+export type TopologyConfig = Pick<
+  MailerConfig,
+  | 'ORDERS_EXCHANGE'
+  | 'ORDER_CONFIRMED_ROUTING_KEY'
+  | 'MAILER_QUEUE'
+  | 'DEAD_LETTER_EXCHANGE'
+  | 'DEAD_LETTER_QUEUE'
+  | 'DELIVERY_LIMIT'
+  | 'RETRY_DELAYS'
+  | 'UNKNOWN_OUTCOME_GRACE_MS'
+>;
+
+/** The mailer's exchanges and queues as its config names them (the one mapping; tests reuse it). */
+export function mailerTopologyFromConfig(config: TopologyConfig): MailerTopology {
+  return {
+    ordersExchange: config.ORDERS_EXCHANGE,
+    routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,
+    workQueue: config.MAILER_QUEUE,
+    deadLetterExchange: config.DEAD_LETTER_EXCHANGE,
+    deadLetterQueue: config.DEAD_LETTER_QUEUE,
+    deliveryLimit: config.DELIVERY_LIMIT,
+    retryDelaysMs: config.RETRY_DELAYS,
+    holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
+  };
 }
 
 /** Headers the mailer reads and writes on messages it retries, holds or dead-letters. */
@@ -75,7 +103,8 @@ export function readCountHeader(headers: Record<string, unknown> | undefined, na
  * that lacks it, its `x-attempts`, which counted failed sends then. A replay removes both.
  */
 export function readSendFailures(headers: Record<string, unknown> | undefined): number {
-  const name = headers?.[MailerHeaders.sendFailures] !== undefined ? MailerHeaders.sendFailures : MailerHeaders.attempts;
+  const name =
+    headers?.[MailerHeaders.sendFailures] !== undefined ? MailerHeaders.sendFailures : MailerHeaders.attempts;
   return readCountHeader(headers, name);
 }
 

@@ -1,7 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
-import { AppError, describeErrorCause, ErrorCodes, maskUrlPassword, type Logger } from '@order-mail/shared';
+import { AppError, ErrorCodes } from '@order-mail/shared/contract';
+import { describeErrorCause, maskUrlPassword } from '@order-mail/shared/diagnostics';
+import type { Logger } from '@order-mail/shared/logger';
 import {
   classifyDatabaseError,
   databaseRetryDelayMs,
@@ -9,7 +12,7 @@ import {
   type LoggedProblem,
 } from '../../domain/database-problems';
 
-export const MIGRATIONS_DIR = path.resolve(__dirname, '../../../migrations');
+const MIGRATIONS_DIR = path.resolve(__dirname, '../../../migrations');
 
 export interface Database {
   pool: Pool;
@@ -163,23 +166,12 @@ export async function migrateWhenReachable(options: MigrateWhenReachableOptions)
         if (verdict.userMustFix) logger.error(fields, text);
         else logger.warn(fields, text);
       }
-      await sleep(databaseRetryDelayMs(attempt, options.maxDelayMs), signal);
+      // An abort ends the wait early; the loop's condition then returns false.
+      await sleep(databaseRetryDelayMs(attempt, options.maxDelayMs), undefined, { signal }).catch(() => undefined);
       attempt += 1;
     }
   }
   return false;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

@@ -1,9 +1,9 @@
 import { PassThrough, pipeline, Readable } from 'node:stream';
-import nodemailer from 'nodemailer';
+import nodemailer, { type Transporter } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { MailMessageData, SendMailOptions } from 'nodemailer/lib/mailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { isPermanentResponseCode, type NodemailerError } from 'nodemailer/lib/errors';
-import type { Logger } from '@order-mail/shared';
 import { classifyFailure, type SendErrorFacts, type SendStage } from '../../domain/classify-failure';
 import {
   SendFailureError,
@@ -13,7 +13,9 @@ import {
   type SendReceipt,
 } from '../../domain/ports';
 
+/** Timeouts are in milliseconds. */
 export interface SmtpTransportOptions {
+  /** `smtp://` or `smtps://`, with credentials if the server wants them (nodemailer's URL form). */
   url: string;
   maxConnections: number;
   connectionTimeoutMs: number;
@@ -21,7 +23,6 @@ export interface SmtpTransportOptions {
   socketTimeoutMs: number;
   /** Deadline of one whole send, queueing in the pool included; the send is aborted then. */
   sendTimeoutMs: number;
-  logger: Logger;
 }
 
 /** `ready`; `unreachable` (connection-level failure); `auth_failed` (credentials refused). */
@@ -39,7 +40,7 @@ export interface SmtpTransport extends MailTransport {
  * `stage` is how far the message got (see {@link SendStage}); `before-data` for a check that
  * sends no message.
  */
-export function toSendFailure(err: NodemailerError, stage: SendStage): SendFailure {
+function toSendFailure(err: NodemailerError, stage: SendStage): SendFailure {
   const facts: SendErrorFacts = {
     code: err.code,
     responseCode: err.responseCode,
@@ -112,13 +113,12 @@ class WatchedMessageStream extends PassThrough {
 }
 
 /**
- * A pooled nodemailer transport. `maxRequeues: 0` because nodemailer's own silent requeue would
- * hide failures from the broker and the ledger, which own retries. Each send records how far its
- * message got (see {@link WatchedMessageStream}), which is the difference between "retry" and
- * "outcome unknown" when a connection fails.
+ * The pool, with every send's message stream watched (see {@link WatchedMessageStream}).
+ * `maxRequeues: 0` because nodemailer's own silent requeue would hide failures from the broker and
+ * the ledger, which own retries.
  */
-export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
-  const transport = nodemailer.createTransport({
+function createPool(options: SmtpTransportOptions): Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options> {
+  const pool = nodemailer.createTransport({
     url: options.url,
     pool: true,
     maxConnections: options.maxConnections,
@@ -127,7 +127,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     greetingTimeout: options.greetingTimeoutMs,
     socketTimeout: options.socketTimeoutMs,
   });
-  transport.use('stream', (mail, done) => {
+  pool.use('stream', (mail, done) => {
     const transmission = (mail.data as TrackedMailData)[TRANSMISSION_KEY];
     if (transmission) {
       mail.message.processFunc((input) => {
@@ -139,13 +139,55 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
     }
     done();
   });
+  return pool;
+}
+
+/** The whole message, headers and both parts, as it goes over the wire. */
+function compose(mail: OutgoingMail): Promise<Buffer> {
+  return new MailComposer({
+    from: mail.from,
+    to: mail.to,
+    subject: mail.subject,
+    messageId: mail.messageId,
+    html: mail.html,
+    text: mail.text,
+    headers: mail.headers,
+  })
+    .compile()
+    .build();
+}
+
+/** The pool's options for one send of `raw`, aborted after `timeoutMs`, recording its progress in `transmission`. */
+function sendOptions(
+  mail: OutgoingMail,
+  raw: Buffer,
+  timeoutMs: number,
+  transmission: Transmission,
+): SendMailOptions & { [TRANSMISSION_KEY]: Transmission } {
+  return {
+    envelope: { from: mail.from, to: [mail.to] },
+    raw,
+    signal: AbortSignal.timeout(timeoutMs),
+    [TRANSMISSION_KEY]: transmission,
+  };
+}
+
+/**
+ * A pooled nodemailer transport to `options.url`. Each send records how far its message got
+ * (see {@link WatchedMessageStream}), which is the difference between "retry" and "outcome
+ * unknown" when a connection fails. `send` rejects with a SendFailureError; `verify` rejects with
+ * nodemailer's error. Nothing connects until the first send or verify; the state starts as
+ * `unreachable` until one succeeds.
+ */
+export function createSmtpTransport(options: SmtpTransportOptions): SmtpTransport {
+  const pool = createPool(options);
   let state: SmtpState = 'unreachable';
 
   return {
     state: () => state,
     async verify() {
       try {
-        await transport.verify();
+        await pool.verify();
         state = 'ready';
       } catch (err) {
         state = stateAfter(toSendFailure(err as NodemailerError, 'before-data')) ?? 'unreachable';
@@ -153,32 +195,12 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
       }
     },
     async send(mail: OutgoingMail): Promise<SendReceipt> {
-      const raw = await new MailComposer({
-        from: mail.from,
-        to: mail.to,
-        subject: mail.subject,
-        messageId: mail.messageId,
-        html: mail.html,
-        text: mail.text,
-        headers: mail.headers,
-      })
-        .compile()
-        .build();
+      const raw = await compose(mail);
       const transmission: Transmission = { stage: 'before-data' };
-      const data: SendMailOptions & { [TRANSMISSION_KEY]: Transmission } = {
-        envelope: { from: mail.from, to: [mail.to] },
-        raw,
-        signal: AbortSignal.timeout(options.sendTimeoutMs),
-        [TRANSMISSION_KEY]: transmission,
-      };
       try {
-        const info = await transport.sendMail(data);
+        const info = await pool.sendMail(sendOptions(mail, raw, options.sendTimeoutMs, transmission));
         state = 'ready';
-        return {
-          messageId: mail.messageId,
-          response: info.response,
-          responseCode: Number.parseInt(info.response, 10) || undefined,
-        };
+        return { response: info.response, responseCode: Number.parseInt(info.response, 10) || undefined };
       } catch (err) {
         const failure = toSendFailure(err as NodemailerError, transmission.stage);
         state = stateAfter(failure) ?? state;
@@ -186,7 +208,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): SmtpTranspor
       }
     },
     close() {
-      transport.close();
+      pool.close();
     },
   };
 }

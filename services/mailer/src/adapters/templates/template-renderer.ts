@@ -2,10 +2,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import mjml2html from 'mjml';
-import { AppError, ErrorCodes } from '@order-mail/shared';
+import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import type { RenderedEmail, TemplateRenderer } from '../../domain/ports';
 
-export const TEMPLATES_DIR = path.resolve(__dirname, '../../../templates');
+const TEMPLATES_DIR = path.resolve(__dirname, '../../../templates');
 
 type Fill = (model: object) => string;
 
@@ -28,7 +28,9 @@ function createStrictHandlebars(): typeof Handlebars {
 /**
  * Compiles every `<name>.mjml` (+ `<name>.txt`) in a directory once, at start-up: MJML to HTML
  * costs milliseconds, filling the compiled Handlebars template microseconds. Handlebars escapes
- * every `{{value}}` for HTML; the text part is compiled without escaping.
+ * every `{{value}}` for HTML; the text part is compiled without escaping. `dir` defaults to the
+ * service's `templates/`. Rejects when a template is not valid MJML (strict validation), its
+ * `.txt` is missing, or the directory holds no `.mjml` at all.
  */
 export async function compileTemplates(dir: string = TEMPLATES_DIR): Promise<TemplateRenderer> {
   const hb = createStrictHandlebars();

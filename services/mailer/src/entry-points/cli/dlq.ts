@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run dlq -- list|replay|help …`: the dead-letter admin API from a terminal.
-import { describeErrorCause } from '@order-mail/shared';
+import { describeErrorCause } from '@order-mail/shared/diagnostics';
 import { parseDlqArgs, USAGE } from './dlq-args';
 
 interface DeadLetterView {

@@ -4,21 +4,26 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import {
   AppError,
-  createHttpErrorHandler,
-  createHttpMetrics,
-  createOpsRouter,
   ErrorCodes,
-  isUnavailableError,
-  notFoundHandler,
   orderSchema,
-  refuseDeclaredBodyOver,
-  requireJson,
   ORDER_CONFIRMED_EVENT_TYPE,
   parseOrThrow,
-  type Logger,
+  problemOf,
+} from '@order-mail/shared/contract';
+import type { Logger } from '@order-mail/shared/logger';
+import {
+  assignRequestId,
+  createHttpErrorHandler,
+  createOpsRouter,
+  isUnavailableError,
+  notFoundHandler,
+  refuseDeclaredBodyOver,
+  requireJson,
+  sendProblem,
   verifyUtf8JsonBody,
   type ReadinessCheck,
-} from '@order-mail/shared';
+} from '@order-mail/shared/http';
+import { createHttpMetrics } from '@order-mail/shared/metrics';
 import type { PgDeliveryLedger } from '../../adapters/db/delivery-ledger-pg';
 import type { DeadLetterStore } from '../../adapters/broker/dead-letter-store';
 import { DEAD_LETTER_REASON_DESCRIPTIONS, isDeadLetterReason } from '../../domain/dead-letter-reasons';
@@ -53,7 +58,7 @@ function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, unknow
 }
 
 /** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`). */
-export const ADMIN_PATHS = ['/deliveries', '/dead-letters'];
+const ADMIN_PATHS = ['/deliveries', '/dead-letters'];
 
 /** Largest body the admin API reads (`POST /dead-letters/replay`); a larger one is a 413. */
 export const ADMIN_MAX_BODY_BYTES = 16 * 1024;
@@ -135,7 +140,7 @@ export const replayRequestSchema = z
     path: ['all'],
   });
 
-/** What the admin routes answer while `ADMIN_TOKEN` is not set (README, "Admin API"). */
+/** What the admin routes answer while `ADMIN_TOKEN` is not set (README, "Admin API"), as `403 admin_api_disabled`. */
 export const ADMIN_API_DISABLED = {
   error: 'admin_api_disabled',
   message:
@@ -152,7 +157,7 @@ function requireToken(token: string | undefined): RequestHandler {
   const expected = token ? Buffer.from(`Bearer ${token}`) : null;
   return (req, res, next) => {
     if (!expected) {
-      res.status(403).json(ADMIN_API_DISABLED);
+      sendProblem(res, problemOf(ErrorCodes.ADMIN_API_DISABLED, ADMIN_API_DISABLED.message));
       return;
     }
     const given = Buffer.from(req.get('authorization') ?? '');
@@ -167,6 +172,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(createHttpMetrics(deps.registry));
+  app.use(assignRequestId);
   // No route reads more; refused before authentication or anything else reads the body.
   app.use(refuseDeclaredBodyOver(ADMIN_MAX_BODY_BYTES));
   app.use(createOpsRouter({ registry: deps.registry, checks: deps.checks }));

@@ -1,16 +1,12 @@
-import type { PublishResult } from '../metrics/order-api-metrics';
 import {
-  AppError,
-  ErrorCodes,
-  EventHeaders,
-  isAppError,
   openBroker,
   createConfirmedPublisher,
   type BrokerLink,
   type ConfirmedPublisher,
-  type Logger,
-  type OrderConfirmedEvent,
-} from '@order-mail/shared';
+} from '@order-mail/shared/broker';
+import { AppError, ErrorCodes, EventHeaders, isAppError, type OrderConfirmedEvent } from '@order-mail/shared/contract';
+import type { Logger } from '@order-mail/shared/logger';
+import type { PublishResult } from '../metrics/order-api-metrics';
 
 export interface OrderEventPublisher {
   /** Publishes persistently and resolves only once RabbitMQ has confirmed this very message. */
@@ -84,6 +80,45 @@ function publishResultOf(err: unknown): PublishResult {
 }
 
 /**
+ * The message properties of `event`: persistent JSON, its event id as the message id (the mailer's
+ * ledger and dead letters name it so), its correlation id both as the AMQP property and in the
+ * headers the mailer reads, and the acceptance time in seconds (AMQP timestamps are).
+ */
+function publishOptionsOf(event: OrderConfirmedEvent): Parameters<ConfirmedPublisher['publish']>[3] {
+  return {
+    persistent: true,
+    contentType: 'application/json',
+    contentEncoding: 'utf-8',
+    type: event.type,
+    messageId: event.eventId,
+    correlationId: event.correlationId,
+    timestamp: Math.floor(Date.parse(event.acceptedAt) / 1000),
+    appId: 'order-api',
+    headers: {
+      [EventHeaders.correlationId]: event.correlationId,
+      [EventHeaders.schemaVersion]: event.schemaVersion,
+    },
+  };
+}
+
+/**
+ * Tells `onPublished` how `pending` (a publish begun at `started`, `process.hrtime.bigint()`)
+ * ended and, when the broker answered, after how many seconds; a timeout has no such duration.
+ */
+function reportOutcome(
+  pending: Promise<void>,
+  started: bigint,
+  onPublished: OrderEventPublisherOptions['onPublished'],
+): void {
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  pending.then(
+    () => onPublished?.('confirmed', seconds()),
+    (err: unknown) =>
+      onPublished?.(publishResultOf(err), isAppError(err, ErrorCodes.PUBLISH_TIMEOUT) ? undefined : seconds()),
+  );
+}
+
+/**
  * One long-lived confirm channel shared by all requests, each waiting for its own message's
  * confirm. Messages are published `mandatory`, so an event that no queue is bound to comes back
  * as a return and is refused instead of being confirmed and silently dropped.
@@ -122,32 +157,16 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
         return Promise.reject(explain(new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Not connected to the broker')));
       }
       const started = process.hrtime.bigint();
-      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-      const confirmed = publisher.publish(exchange, routingKey, Buffer.from(JSON.stringify(event)), {
-        persistent: true,
-        contentType: 'application/json',
-        contentEncoding: 'utf-8',
-        type: event.type,
-        messageId: event.eventId,
-        correlationId: event.correlationId,
-        timestamp: Math.floor(Date.parse(event.acceptedAt) / 1000),
-        appId: 'order-api',
-        headers: {
-          [EventHeaders.correlationId]: event.correlationId,
-          [EventHeaders.schemaVersion]: event.schemaVersion,
-        },
-      });
+      const confirmed = publisher.publish(
+        exchange,
+        routingKey,
+        Buffer.from(JSON.stringify(event)),
+        publishOptionsOf(event),
+      );
       const pending = confirmed.catch((err: unknown) => {
         throw explain(err);
       });
-      pending.then(
-        () => options.onPublished?.('confirmed', seconds()),
-        (err: unknown) =>
-          options.onPublished?.(
-            publishResultOf(err),
-            isAppError(err, ErrorCodes.PUBLISH_TIMEOUT) ? undefined : seconds(),
-          ),
-      );
+      reportOutcome(pending, started, options.onPublished);
       const tracked = pending.catch(() => undefined);
       inFlight.add(tracked);
       void tracked.finally(() => inFlight.delete(tracked));

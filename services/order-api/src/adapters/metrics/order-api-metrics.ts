@@ -1,13 +1,13 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-export type PublishResult = 'confirmed' | 'nacked' | 'timeout' | 'broker_down' | 'unroutable';
-export const PUBLISH_RESULTS: readonly PublishResult[] = [
-  'confirmed',
-  'nacked',
-  'timeout',
-  'broker_down',
-  'unroutable',
-];
+/**
+ * How a publish attempt ended, the `result` label of `order_events_published_total`: `confirmed`
+ * (the broker stored it), `nacked`, `timeout` (no confirm within PUBLISH_CONFIRM_TIMEOUT_MS),
+ * `broker_down` (not connected, or the connection lost before the confirm) and `unroutable`
+ * (returned: no queue bound). Declared once; dashboards and alerts read these label values.
+ */
+const PUBLISH_RESULTS = ['confirmed', 'nacked', 'timeout', 'broker_down', 'unroutable'] as const;
+export type PublishResult = (typeof PUBLISH_RESULTS)[number];
 
 /** The `key_id` of orders accepted while authentication is off (ORDER_API_AUTH=off). */
 export const NO_KEY_ID = 'none';

@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import express, { type RequestHandler } from 'express';
+import express from 'express';
 import type { Registry } from 'prom-client';
+import type { Logger } from '@order-mail/shared/logger';
 import {
+  assignRequestId,
   createHttpErrorHandler,
-  createHttpMetrics,
   createOpsRouter,
   notFoundHandler,
   readinessCheck,
   refuseDeclaredBodyOver,
   requireJson,
   verifyUtf8JsonBody,
-  type Logger,
-} from '@order-mail/shared';
+} from '@order-mail/shared/http';
+import { createHttpMetrics } from '@order-mail/shared/metrics';
 import { buildOrderConfirmedEvent, parseOrder } from '../../domain/order-confirmed-event';
 import type { OrderEventPublisher } from '../../adapters/broker/order-event-publisher';
 import type { OrderApiMetrics } from '../../adapters/metrics/order-api-metrics';
@@ -19,8 +20,6 @@ import type { ApiKey } from '../../domain/api-keys';
 import { limitPerKey, requireApiKey, withoutApiKey } from './authentication';
 
 export const MAX_BODY_BYTES = 64 * 1024;
-const REQUEST_ID_HEADER = 'x-request-id';
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:@/+=-]{1,200}$/;
 
 export interface OrderApiAppDeps {
   publisher: OrderEventPublisher;
@@ -33,20 +32,6 @@ export interface OrderApiAppDeps {
   /** Requests to POST /orders per minute and key id, in this process. */
   rateLimitPerMinute: number;
 }
-
-declare module 'express-serve-static-core' {
-  interface Request {
-    requestId: string;
-  }
-}
-
-/** Takes the caller's X-Request-Id when it is sane, otherwise makes one; echoes it back. */
-const assignRequestId: RequestHandler = (req, res, next) => {
-  const given = req.get(REQUEST_ID_HEADER);
-  req.requestId = given && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
-  res.set('X-Request-Id', req.requestId);
-  next();
-};
 
 export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
   const { publisher, logger } = deps;

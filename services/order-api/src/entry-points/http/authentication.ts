@@ -1,6 +1,8 @@
 import type { RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { AppError, ErrorCodes, type Logger } from '@order-mail/shared';
+import { AppError, ErrorCodes, problemOf } from '@order-mail/shared/contract';
+import { sendProblem } from '@order-mail/shared/http';
+import type { Logger } from '@order-mail/shared/logger';
 import { findApiKey, keyIdOf, keyDigest, type ApiKey } from '../../domain/api-keys';
 import { NO_KEY_ID } from '../../adapters/metrics/order-api-metrics';
 
@@ -12,10 +14,10 @@ declare module 'express-serve-static-core' {
 }
 
 /** The realm named in `WWW-Authenticate` (RFC 6750 §3). */
-export const BEARER_REALM = 'order-api';
+const BEARER_REALM = 'order-api';
 
 /** The rate limit's window: limits are per minute. */
-export const RATE_LIMIT_WINDOW_MS = 60_000;
+const RATE_LIMIT_WINDOW_MS = 60_000;
 
 /** Why a request was refused, as logged (`reason`). */
 type Refusal = 'missing' | 'wrong_scheme' | 'unknown_key';
@@ -23,7 +25,7 @@ type Refusal = 'missing' | 'wrong_scheme' | 'unknown_key';
 /**
  * Requires `Authorization: Bearer <key>` with one of `keys` (RFC 6750 §2.1), compared in constant
  * time (`findApiKey`). On success sets `req.apiKeyId`. Otherwise passes an `ERR_UNAUTHORIZED`
- * AppError on (the error handler answers `401 { error: 'unauthorized', message }`) with the
+ * AppError on (the error handler answers a `401` problem, `unauthorized`) with the
  * challenge RFC 6750 §3 asks for: `WWW-Authenticate: Bearer realm="order-api"`, plus
  * `error="invalid_token"` when a Bearer token was sent but is no key (§3.1: no error code when
  * the request carried no Bearer credentials). The auth scheme is case-insensitive (RFC 9110 §11.1).
@@ -84,8 +86,8 @@ export const withoutApiKey: RequestHandler = (req, _res, next) => {
  *
  * Every answer carries the IETF RateLimit headers of draft-ietf-httpapi-ratelimit-headers-08
  * (`RateLimit-Policy: "600-in-1min"; q=600; w=60; pk=…`, `RateLimit: "600-in-1min"; r=599; t=42`).
- * Over the limit: `429 { error: 'rate_limited', message }` (RFC 6585 §4) with `Retry-After` (the
- * seconds until the window ends), before the body is read, logged at info with the key id.
+ * Over the limit: a `429` problem, `rate_limited` (RFC 6585 §4), with `Retry-After` (the seconds
+ * until the window ends), before the body is read, logged at info with the key id.
  */
 export function limitPerKey(options: { perMinute: number; logger: Logger }): RequestHandler {
   const { perMinute, logger } = options;
@@ -98,12 +100,14 @@ export function limitPerKey(options: { perMinute: number; logger: Logger }): Req
     handler: (req, res) => {
       const retryAfter = String(res.getHeader('Retry-After') ?? '');
       logger.info({ keyId: req.apiKeyId, correlationId: req.requestId, retryAfter }, 'order refused: rate limit');
-      res.status(429).json({
-        error: 'rate_limited',
-        message:
+      sendProblem(
+        res,
+        problemOf(
+          ErrorCodes.RATE_LIMITED,
           `More than ${perMinute} requests per minute with key ${req.apiKeyId} (counted by each order API process); ` +
-          `retry after ${retryAfter} s`,
-      });
+            `retry after ${retryAfter} s`,
+        ),
+      );
     },
     // The library's own warnings (misconfigurations it detects) go to our log, not the console.
     logger: {

@@ -1,0 +1,173 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCodes, isAppError, type OrderConfirmedEvent } from '@order-mail/shared/contract';
+import { maskEmail } from '@order-mail/shared/diagnostics';
+import type { Logger } from '@order-mail/shared/logger';
+import { classifyFailure } from './classify-failure';
+import type { SendClaim } from './delivery-ledger';
+import type { DeliveryIds, DeliveryOutcome, FailureInfo, MessageHistory } from './delivery-outcome';
+import type { MailWorkerDeps } from './mail-worker';
+import type { OrderEmail } from './order-email';
+import { SendFailureError, type RenderedEmail, type SendFailure } from './ports';
+import { decideNextStep } from './retry-policy';
+
+/** Everything the send step needs about one claimed delivery. */
+export interface SendJob {
+  event: OrderConfirmedEvent;
+  email: OrderEmail;
+  rendered: RenderedEmail;
+  claim: SendClaim;
+  ids: Required<DeliveryIds>;
+  history: MessageHistory;
+  log: Logger;
+}
+
+/**
+ * Fills the email's template. A template that fails cannot succeed on a retry: the attempt is
+ * recorded `render_failed`, the delivery `dead`, and the message dead-lettered (`unknown_template`
+ * when there is no such template, `render_failed` otherwise).
+ */
+export async function renderEmail(
+  deps: Pick<MailWorkerDeps, 'templates' | 'metrics' | 'ledger'>,
+  email: OrderEmail,
+  claim: SendClaim,
+  ids: DeliveryIds,
+  log: Logger,
+): Promise<{ ok: true; rendered: RenderedEmail } | { ok: false; outcome: DeliveryOutcome }> {
+  const stopTimer = deps.metrics.startRender();
+  try {
+    const rendered = deps.templates.render(email.template, email.model);
+    stopTimer();
+    return { ok: true, rendered };
+  } catch (err) {
+    const message = (err as Error).message;
+    await deps.ledger.recordFailure(claim.record.id, claim.attempt, {
+      status: 'dead',
+      outcome: 'render_failed',
+      error: message,
+    });
+    log.error({ err, template: email.template }, 'cannot render email');
+    const reason = isAppError(err, ErrorCodes.TEMPLATE_NOT_FOUND) ? 'unknown_template' : 'render_failed';
+    return {
+      ok: false,
+      outcome: {
+        ...ids,
+        action: 'dead-letter',
+        reason,
+        failure: { failureClass: 'render_failed', message },
+        counts: { ledgerAttempts: claim.attempt },
+      },
+    };
+  }
+}
+
+/**
+ * Sends the rendered email and records the result in the ledger: `ack` once the SMTP server
+ * accepted it and the ledger says `sent`; after a failed send, what the retry policy decides.
+ * Rejects with whatever the transport throws that is not a `SendFailureError` (a bug).
+ */
+export async function sendAndRecord(deps: MailWorkerDeps, job: SendJob): Promise<DeliveryOutcome> {
+  const { email, rendered, claim, ids } = job;
+  // A resend after an unknown outcome repeats the first Message-ID, even from a re-posted event,
+  // so that receivers that deduplicate on it show one email.
+  const messageId = claim.record.messageId ?? email.messageId;
+  const stopTimer = deps.metrics.startSmtpSend();
+  try {
+    const receipt = await deps.transport.send({
+      from: deps.mailFrom,
+      to: email.to,
+      subject: email.subject,
+      messageId,
+      html: rendered.html,
+      text: rendered.text,
+      headers: { 'X-Order-Id': ids.orderId, 'X-Correlation-Id': ids.correlationId },
+    });
+    stopTimer(receipt.responseCode);
+    deps.metrics.delivered((Date.now() - Date.parse(job.event.acceptedAt)) / 1000);
+    return await recordSent(deps, job, messageId, receipt);
+  } catch (err) {
+    if (!(err instanceof SendFailureError)) throw err;
+    stopTimer(err.failure.responseCode);
+    return recordFailedSend(deps, job, err.failure);
+  }
+}
+
+async function recordSent(
+  deps: MailWorkerDeps,
+  { claim, email, ids, log }: SendJob,
+  messageId: string,
+  receipt: { response: string; responseCode: number | undefined },
+): Promise<DeliveryOutcome> {
+  const { attempt } = claim;
+  if (deps.faultPauseBeforeRecordMs) {
+    log.warn({ pauseMs: deps.faultPauseBeforeRecordMs }, 'fault injection: pausing before recording the send');
+    await sleep(deps.faultPauseBeforeRecordMs);
+  }
+  const { alreadySent } = await deps.ledger.recordSent(claim.record.id, attempt, {
+    smtpResponse: receipt.response,
+    smtpCode: receipt.responseCode,
+    messageId,
+  });
+  if (alreadySent) {
+    // Only possible when this send outlived the grace period and another attempt resent it.
+    log.error({ attempt }, 'another attempt had already sent this order: a duplicate email went out');
+  }
+  log.info({ recipient: maskEmail(email.to), attempt, smtpResponse: receipt.response }, 'email sent');
+  return { ...ids, action: 'ack', result: 'sent', smtpResponse: receipt.response };
+}
+
+/** Classifies a failed send, records it, and turns the retry policy's step into an outcome. */
+async function recordFailedSend(
+  deps: MailWorkerDeps,
+  job: SendJob,
+  sendFailure: SendFailure,
+): Promise<DeliveryOutcome> {
+  const { claim, ids, history, log } = job;
+  const { attempt } = claim;
+  const failureClass = classifyFailure(sendFailure.facts);
+  const failure: FailureInfo = {
+    failureClass,
+    message: sendFailure.message,
+    responseCode: sendFailure.responseCode,
+    response: sendFailure.response,
+  };
+  const step = decideNextStep(failureClass, history.sendFailures, deps.schedule);
+  const status = step.action === 'retry' ? 'retrying' : step.action === 'hold' ? 'sending' : 'dead';
+  const { claimLost } = await deps.ledger.recordFailure(claim.record.id, attempt, {
+    status,
+    outcome: failureClass,
+    error: sendFailure.message,
+    smtpCode: sendFailure.responseCode,
+    smtpResponse: sendFailure.response,
+  });
+  const fields = { attempt, failureClass, smtpCode: sendFailure.responseCode, error: sendFailure.message };
+  if (failureClass === 'auth') log.error(fields, 'SMTP authentication failed; retrying slowly');
+  else log.warn(fields, 'send failed');
+  if (claimLost) {
+    // Another attempt owns the delivery now: look again after it has had its chance.
+    log.warn({ attempt }, 'this attempt no longer holds the delivery; holding the message');
+    return { ...ids, action: 'hold', delayMs: deps.schedule.unknownOutcomeGraceMs, reason: 'in_progress', failure };
+  }
+  switch (step.action) {
+    case 'retry':
+      return {
+        ...ids,
+        action: 'retry',
+        delayMs: step.delayMs,
+        failure,
+        counts: { sendFailures: step.failures, ledgerAttempts: attempt },
+        // An authentication failure does not use up its place in the schedule.
+        retryNumber: failureClass === 'auth' ? step.failures + 1 : step.failures,
+      };
+    case 'hold':
+      deps.metrics.outcomeUnknown();
+      return { ...ids, action: 'hold', delayMs: step.delayMs, reason: 'unknown_outcome', failure };
+    case 'dead-letter':
+      return {
+        ...ids,
+        action: 'dead-letter',
+        reason: step.reason,
+        failure,
+        counts: { sendFailures: history.sendFailures + 1, ledgerAttempts: attempt },
+      };
+  }
+}

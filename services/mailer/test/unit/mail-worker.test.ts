@@ -1,0 +1,721 @@
+import { AppError, ErrorCodes, ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared/contract';
+import { sampleEvent, sampleOrder } from '@test/helpers/orders';
+import type { SendErrorFacts } from '../../src/domain/classify-failure';
+import type { DeliveryRecord } from '../../src/domain/delivery-ledger';
+import type { DeliveryOutcome, MessageHistory } from '../../src/domain/delivery-outcome';
+import { ORDER_CONFIRMATION_TEMPLATE } from '../../src/domain/order-email';
+import { SendFailureError } from '../../src/domain/ports';
+import {
+  ACCEPTED,
+  freshHistory,
+  MAIL_FROM,
+  MESSAGE_ID_DOMAIN,
+  SCHEDULE,
+  sendFailure,
+  WORKER_ID,
+  workerHarness,
+} from './fakes/worker-ports';
+
+const GRACE_MS = SCHEDULE.unknownOutcomeGraceMs;
+const LONGEST_DELAY_MS = Math.max(...SCHEDULE.delaysMs);
+const PINO_WARN = 40;
+const PINO_ERROR = 50;
+
+/** The ids every outcome of `event` carries. */
+function idsOf(event: ReturnType<typeof sampleEvent>) {
+  return {
+    template: ORDER_CONFIRMATION_TEMPLATE,
+    orderId: event.order.orderId,
+    eventId: event.eventId,
+    correlationId: event.correlationId,
+  };
+}
+
+const messageIdOf = (eventId: string) => `<${eventId}@${MESSAGE_ID_DOMAIN}>`;
+
+/** `ack sent`, `hold unknown_outcome`, `retry 1000`, …: one outcome in a few words, for walking a story. */
+function summary(outcome: DeliveryOutcome): string {
+  switch (outcome.action) {
+    case 'ack':
+      return `ack ${outcome.result}`;
+    case 'retry':
+      return `retry ${outcome.delayMs}`;
+    case 'hold':
+    case 'dead-letter':
+      return `${outcome.action} ${outcome.reason}`;
+  }
+}
+
+/** Facts of failed sends, one per failure class (as the SMTP adapter would report them). */
+const FACTS = {
+  transientReply: { code: 'EENVELOPE', responseCode: 451, permanentReply: false, stage: 'before-data' },
+  transientNoReply: { code: 'ECONNECTION', permanentReply: false, stage: 'before-data' },
+  transientMidContent: { code: 'ETIMEDOUT', permanentReply: false, stage: 'content' },
+  permanent: { code: 'EENVELOPE', responseCode: 550, permanentReply: true, stage: 'before-data' },
+  auth: { code: 'EAUTH', responseCode: 535, permanentReply: true, stage: 'before-data' },
+  unknownOutcome: { code: 'ETIMEDOUT', permanentReply: false, stage: 'after-final-dot' },
+} satisfies Record<string, SendErrorFacts>;
+
+describe('mail worker', () => {
+  describe('when a fresh order is sent', () => {
+    it('then the message is acked as sent with the SMTP reply, and the ledger records attempt 1 as sent', async () => {
+      // Arrange
+      const { worker, ledger } = workerHarness();
+      const event = sampleEvent();
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toEqual({ ...idsOf(event), action: 'ack', result: 'sent', smtpResponse: ACCEPTED.response });
+      const row = ledger.rowOf(event.order.orderId);
+      expect(row).toMatchObject({ status: 'sent', attempts: 1, messageId: messageIdOf(event.eventId) });
+      expect(ledger.sentCalls).toEqual([
+        {
+          deliveryId: row?.id,
+          attempt: 1,
+          receipt: { smtpResponse: ACCEPTED.response, smtpCode: 250, messageId: messageIdOf(event.eventId) },
+        },
+      ]);
+    });
+
+    it('then the transport receives one email from MAIL_FROM to the customer, with the event’s Message-ID and the order’s headers', async () => {
+      // Arrange
+      const { worker, transport } = workerHarness();
+      const event = sampleEvent({ order: sampleOrder({ orderId: 'A-2002' }), correlationId: 'corr-xyz' });
+
+      // Act
+      await worker.process(event, freshHistory());
+
+      // Assert
+      expect(transport.mails).toEqual([
+        {
+          from: MAIL_FROM,
+          to: 'ada@example.com',
+          subject: 'Your order A-2002 is confirmed',
+          messageId: messageIdOf(event.eventId),
+          html: '<p>Order A-2002</p>',
+          text: 'Order A-2002',
+          headers: { 'X-Order-Id': 'A-2002', 'X-Correlation-Id': 'corr-xyz' },
+        },
+      ]);
+    });
+
+    it.each([
+      ['a first delivery', false],
+      ['a replayed dead letter', true],
+    ])(
+      'when the message is %s, then the ledger is asked for a claim with the event’s ids, the grace period and replayed = %s',
+      async (_label, replayed) => {
+        // Arrange
+        const { worker, ledger } = workerHarness();
+        const event = sampleEvent();
+
+        // Act
+        await worker.process(event, freshHistory({ replayed }));
+
+        // Assert
+        expect(ledger.claims).toEqual([
+          {
+            eventKind: ORDER_CONFIRMED_EVENT_TYPE,
+            orderId: event.order.orderId,
+            eventId: event.eventId,
+            correlationId: event.correlationId,
+            workerId: WORKER_ID,
+            graceMs: GRACE_MS,
+            messageId: messageIdOf(event.eventId),
+            replayed,
+          },
+        ]);
+      },
+    );
+
+    it('then the render and the send are timed, the send with the reply code, and the delivery counted once', async () => {
+      // Arrange
+      const { worker, metrics, renderer } = workerHarness();
+      const event = sampleEvent();
+
+      // Act
+      await worker.process(event, freshHistory());
+
+      // Assert
+      expect(renderer.calls).toEqual([
+        { template: ORDER_CONFIRMATION_TEMPLATE, model: expect.objectContaining({ orderId: event.order.orderId }) },
+      ]);
+      expect(metrics).toMatchObject({ rendersStarted: 1, rendersTimed: 1, sendsStarted: 1, outcomeUnknownCount: 0 });
+      expect(metrics.sendReplyCodes).toEqual([250]);
+      expect(metrics.deliveredSeconds).toEqual([expect.any(Number)]);
+      expect(metrics.deliveredSeconds[0]).toBeGreaterThanOrEqual(0);
+    });
+
+    it('then its lines carry the caller’s bindings and the order’s ids, and name the recipient only masked', async () => {
+      // Arrange
+      const { worker, logger, logs } = workerHarness();
+      const event = sampleEvent();
+
+      // Act
+      await worker.process(event, freshHistory(), logger.child({ messageId: 'amqp-1' }));
+
+      // Assert
+      const sentLine = logs.find((line) => line.msg === 'email sent');
+      expect(sentLine).toMatchObject({
+        messageId: 'amqp-1',
+        ...idsOf(event),
+        attempt: 1,
+        recipient: 'a***@example.com',
+        smtpResponse: ACCEPTED.response,
+      });
+      expect(JSON.stringify(logs)).not.toContain('ada@example.com');
+    });
+  });
+
+  describe('when the ledger says not to send', () => {
+    const SENT_AT = new Date('2024-05-01T11:00:00.000Z');
+
+    it.each<[string, Partial<DeliveryRecord>, Partial<MessageHistory>, Record<string, unknown>]>([
+      [
+        'the order was sent already (skip-sent)',
+        { status: 'sent', attempts: 1, sentAt: SENT_AT },
+        {},
+        { action: 'ack', result: 'duplicate_skipped' },
+      ],
+      [
+        'the order is dead and the message is a stray duplicate (skip-dead)',
+        { status: 'dead', attempts: 4 },
+        { replayed: false },
+        { action: 'ack', result: 'duplicate_skipped' },
+      ],
+      [
+        'the order was sent already, even for a replayed dead letter (skip-sent)',
+        { status: 'sent', attempts: 2, sentAt: SENT_AT },
+        { replayed: true },
+        { action: 'ack', result: 'duplicate_skipped' },
+      ],
+      [
+        'another send of the order started a second ago (wait)',
+        { status: 'sending', attempts: 1, sendingStartedAt: new Date('2024-05-01T11:59:59.000Z') },
+        {},
+        { action: 'hold', delayMs: GRACE_MS, reason: 'in_progress' },
+      ],
+    ])(
+      'when %s, then nothing is rendered or sent, and the ledger row is left as it was',
+      async (_label, row, history, expected) => {
+        // Arrange
+        const { worker, ledger, transport, renderer, metrics } = workerHarness();
+        const event = sampleEvent();
+        const before = ledger.seed(event.order.orderId, row);
+
+        // Act
+        const outcome = await worker.process(event, freshHistory(history));
+
+        // Assert
+        expect(outcome).toEqual({ ...idsOf(event), ...expected });
+        expect(transport.mails).toEqual([]);
+        expect(renderer.calls).toEqual([]);
+        expect(metrics).toMatchObject({ rendersStarted: 0, sendsStarted: 0, outcomeUnknownCount: 0 });
+        expect(ledger.rowOf(event.order.orderId)).toEqual(before);
+      },
+    );
+
+    it('when the order is already sent, then the line says when it was sent', async () => {
+      // Arrange
+      const { worker, ledger, logs } = workerHarness();
+      const event = sampleEvent();
+      ledger.seed(event.order.orderId, { status: 'sent', attempts: 1, sentAt: SENT_AT });
+
+      // Act
+      await worker.process(event, freshHistory());
+
+      // Assert
+      expect(logs).toContainEqual(
+        expect.objectContaining({ msg: 'already sent, acking without sending', sentAt: SENT_AT.toISOString() }),
+      );
+    });
+  });
+
+  describe('when a dead order’s dead letter is replayed', () => {
+    it('then the order is sent as a new attempt with this event’s Message-ID', async () => {
+      // Arrange
+      const { worker, ledger, transport } = workerHarness();
+      const event = sampleEvent();
+      ledger.seed(event.order.orderId, {
+        status: 'dead',
+        attempts: 4,
+        messageId: '<earlier@mail.shop.example>',
+        lastErrorClass: 'transient',
+      });
+
+      // Act
+      const outcome = await worker.process(event, freshHistory({ replayed: true }));
+
+      // Assert
+      expect(outcome).toMatchObject({ action: 'ack', result: 'sent' });
+      expect(transport.mails.map((mail) => mail.messageId)).toEqual([messageIdOf(event.eventId)]);
+      expect(ledger.sentCalls).toEqual([expect.objectContaining({ attempt: 5 })]);
+      expect(ledger.rowOf(event.order.orderId)).toMatchObject({ status: 'sent', attempts: 5 });
+    });
+  });
+
+  describe('when the outcome of an earlier send is unknown (sending past the grace period)', () => {
+    function seedUnknown(
+      ledger: ReturnType<typeof workerHarness>['ledger'],
+      orderId: string,
+      fields: Partial<DeliveryRecord> = {},
+    ) {
+      return ledger.seed(orderId, {
+        status: 'sending',
+        attempts: 1,
+        messageId: '<first@mail.shop.example>',
+        sendingStartedAt: new Date(ledger.now.getTime() - GRACE_MS),
+        ...fields,
+      });
+    }
+
+    it('then it is resent once, with the Message-ID of the earlier send rather than this event’s', async () => {
+      // Arrange
+      const { worker, ledger, transport } = workerHarness();
+      const event = sampleEvent();
+      seedUnknown(ledger, event.order.orderId);
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toEqual({ ...idsOf(event), action: 'ack', result: 'sent', smtpResponse: ACCEPTED.response });
+      expect(transport.mails.map((mail) => mail.messageId)).toEqual(['<first@mail.shop.example>']);
+      expect(ledger.sentCalls).toEqual([
+        expect.objectContaining({
+          attempt: 2,
+          receipt: expect.objectContaining({ messageId: '<first@mail.shop.example>' }),
+        }),
+      ]);
+      expect(ledger.rowOf(event.order.orderId)).toMatchObject({ status: 'sent', unknownOutcomeResends: 1 });
+    });
+
+    it.each([
+      ['no failure was recorded (the worker died mid-send)', 1, null],
+      ['the last recorded failure was transient (the worker died on a later send)', 1, 'transient'],
+      ['the failure was recorded as unknown_outcome (counted then)', 0, 'unknown_outcome'],
+    ])('when %s, then outcomeUnknown is counted %i time(s) on the resend', async (_label, counted, lastErrorClass) => {
+      // Arrange
+      const { worker, ledger, metrics, logs } = workerHarness();
+      const event = sampleEvent();
+      seedUnknown(ledger, event.order.orderId, { lastErrorClass });
+
+      // Act
+      await worker.process(event, freshHistory());
+
+      // Assert
+      expect(metrics.outcomeUnknownCount).toBe(counted);
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: PINO_WARN,
+          attempt: 2,
+          msg: 'outcome of an earlier send is unknown; resending once with the same Message-ID',
+        }),
+      );
+    });
+
+    it('when it was already resent once and is unknown again, then the order is marked dead and dead-lettered as outcome_unknown without a send', async () => {
+      // Arrange
+      const { worker, ledger, transport } = workerHarness();
+      const event = sampleEvent();
+      const row = seedUnknown(ledger, event.order.orderId, {
+        attempts: 2,
+        unknownOutcomeResends: 1,
+        lastErrorClass: 'unknown_outcome',
+      });
+
+      // Act
+      const outcome = await worker.process(event, freshHistory({ sendFailures: 1, ledgerAttempts: 2 }));
+
+      // Assert
+      const message = 'Outcome of the send stayed unknown after one resend';
+      expect(outcome).toEqual({
+        ...idsOf(event),
+        action: 'dead-letter',
+        reason: 'outcome_unknown',
+        failure: { failureClass: 'unknown_outcome', message },
+        counts: { ledgerAttempts: 2 },
+      });
+      expect(ledger.deadCalls).toEqual([{ deliveryId: row.id, error: message }]);
+      expect(ledger.rowOf(event.order.orderId)).toMatchObject({ status: 'dead', attempts: 2 });
+      expect(transport.mails).toEqual([]);
+    });
+
+    it('when a send times out after the final dot twice, then the story ends in a dead letter the operator replays', async () => {
+      // Arrange
+      const { worker, ledger, transport, metrics } = workerHarness();
+      const event = sampleEvent();
+      transport
+        .nextFails(sendFailure(FACTS.unknownOutcome, 'Timeout waiting for the reply'))
+        .nextFails(sendFailure(FACTS.unknownOutcome, 'Timeout waiting for the reply'));
+
+      // Act
+      const first = await worker.process(event, freshHistory());
+      ledger.advance(GRACE_MS);
+      const resend = await worker.process(event, freshHistory());
+      ledger.advance(GRACE_MS);
+      const givenUp = await worker.process(event, freshHistory());
+      const repostedEvent = sampleEvent({ order: event.order, correlationId: event.correlationId });
+      const stray = await worker.process(repostedEvent, freshHistory());
+      const replay = await worker.process(event, freshHistory({ replayed: true }));
+
+      // Assert
+      expect([first, resend, givenUp, stray, replay].map(summary)).toEqual([
+        'hold unknown_outcome',
+        'hold unknown_outcome',
+        'dead-letter outcome_unknown',
+        'ack duplicate_skipped',
+        'ack sent',
+      ]);
+      expect(givenUp).toMatchObject({ counts: { ledgerAttempts: 2 } });
+      expect(transport.mails.map((mail) => mail.messageId)).toEqual([
+        messageIdOf(event.eventId),
+        messageIdOf(event.eventId),
+        messageIdOf(event.eventId),
+      ]);
+      // Counted when each timeout was seen, not again when the resend found it.
+      expect(metrics.outcomeUnknownCount).toBe(2);
+      expect(ledger.rowOf(event.order.orderId)).toMatchObject({ status: 'sent', attempts: 3 });
+    });
+  });
+
+  describe('when the template cannot be rendered', () => {
+    it.each([
+      [
+        'there is no such template',
+        'unknown_template',
+        new AppError(ErrorCodes.TEMPLATE_NOT_FOUND, 'Unknown template'),
+      ],
+      ['the template fails', 'render_failed', new AppError(ErrorCodes.RENDER_FAILED, 'Render failed: bad MJML')],
+      ['the renderer throws something else', 'render_failed', new TypeError('x is undefined')],
+    ])(
+      'when %s, then the delivery is recorded dead and the message dead-lettered as %s without a send',
+      async (_label, reason, error) => {
+        // Arrange
+        const { worker, ledger, renderer, transport, logs } = workerHarness();
+        renderer.failure = error;
+        const event = sampleEvent();
+
+        // Act
+        const outcome = await worker.process(event, freshHistory());
+
+        // Assert
+        expect(outcome).toEqual({
+          ...idsOf(event),
+          action: 'dead-letter',
+          reason,
+          failure: { failureClass: 'render_failed', message: error.message },
+          counts: { ledgerAttempts: 1 },
+        });
+        const row = ledger.rowOf(event.order.orderId);
+        expect(ledger.failureCalls).toEqual([
+          {
+            deliveryId: row?.id,
+            attempt: 1,
+            failure: { status: 'dead', outcome: 'render_failed', error: error.message },
+          },
+        ]);
+        expect(row).toMatchObject({ status: 'dead', lastErrorClass: 'render_failed' });
+        expect(transport.mails).toEqual([]);
+        expect(logs).toContainEqual(
+          expect.objectContaining({
+            level: PINO_ERROR,
+            msg: 'cannot render email',
+            template: ORDER_CONFIRMATION_TEMPLATE,
+          }),
+        );
+      },
+    );
+  });
+
+  describe('when the send fails', () => {
+    interface FailureCase {
+      label: string;
+      facts: SendErrorFacts;
+      failureClass: string;
+      history: Partial<MessageHistory>;
+      expected: Record<string, unknown>;
+      ledgerStatus: 'retrying' | 'dead' | 'sending';
+      outcomeUnknownCount: number;
+      logLevel: number;
+    }
+
+    const failureCases: FailureCase[] = [
+      {
+        label: 'with a transient reply (451) on a fresh message',
+        facts: FACTS.transientReply,
+        failureClass: 'transient',
+        history: {},
+        expected: { action: 'retry', delayMs: 1_000, counts: { sendFailures: 1, ledgerAttempts: 1 }, retryNumber: 1 },
+        ledgerStatus: 'retrying',
+        outcomeUnknownCount: 0,
+        logLevel: PINO_WARN,
+      },
+      {
+        label: 'with a lost connection before DATA after one earlier failure',
+        facts: FACTS.transientNoReply,
+        failureClass: 'transient',
+        history: { sendFailures: 1 },
+        expected: { action: 'retry', delayMs: 5_000, counts: { sendFailures: 2, ledgerAttempts: 1 }, retryNumber: 2 },
+        ledgerStatus: 'retrying',
+        outcomeUnknownCount: 0,
+        logLevel: PINO_WARN,
+      },
+      {
+        label: 'with a timeout mid-content on the last place in the schedule',
+        facts: FACTS.transientMidContent,
+        failureClass: 'transient',
+        history: { sendFailures: 2 },
+        expected: { action: 'retry', delayMs: 30_000, counts: { sendFailures: 3, ledgerAttempts: 1 }, retryNumber: 3 },
+        ledgerStatus: 'retrying',
+        outcomeUnknownCount: 0,
+        logLevel: PINO_WARN,
+      },
+      {
+        label: 'transiently, beyond the schedule',
+        facts: FACTS.transientReply,
+        failureClass: 'transient',
+        history: { sendFailures: 3 },
+        expected: {
+          action: 'dead-letter',
+          reason: 'retries_exhausted',
+          counts: { sendFailures: 4, ledgerAttempts: 1 },
+        },
+        ledgerStatus: 'dead',
+        outcomeUnknownCount: 0,
+        logLevel: PINO_WARN,
+      },
+      {
+        label: 'with a permanent rejection (550)',
+        facts: FACTS.permanent,
+        failureClass: 'permanent',
+        history: { sendFailures: 1 },
+        expected: { action: 'dead-letter', reason: 'smtp_rejected', counts: { sendFailures: 2, ledgerAttempts: 1 } },
+        ledgerStatus: 'dead',
+        outcomeUnknownCount: 0,
+        logLevel: PINO_WARN,
+      },
+      {
+        label: 'with refused credentials (535) on a fresh message',
+        facts: FACTS.auth,
+        failureClass: 'auth',
+        history: {},
+        expected: {
+          action: 'retry',
+          delayMs: LONGEST_DELAY_MS,
+          counts: { sendFailures: 0, ledgerAttempts: 1 },
+          retryNumber: 1,
+        },
+        ledgerStatus: 'retrying',
+        outcomeUnknownCount: 0,
+        logLevel: PINO_ERROR,
+      },
+      {
+        label: 'with refused credentials (535) after two transient failures',
+        facts: FACTS.auth,
+        failureClass: 'auth',
+        history: { sendFailures: 2 },
+        expected: {
+          action: 'retry',
+          delayMs: LONGEST_DELAY_MS,
+          counts: { sendFailures: 2, ledgerAttempts: 1 },
+          retryNumber: 3,
+        },
+        ledgerStatus: 'retrying',
+        outcomeUnknownCount: 0,
+        logLevel: PINO_ERROR,
+      },
+      {
+        label: 'without a reply after the final dot (unknown outcome)',
+        facts: FACTS.unknownOutcome,
+        failureClass: 'unknown_outcome',
+        history: {},
+        expected: { action: 'hold', delayMs: GRACE_MS, reason: 'unknown_outcome' },
+        ledgerStatus: 'sending',
+        outcomeUnknownCount: 1,
+        logLevel: PINO_WARN,
+      },
+    ];
+
+    it.each(failureCases)(
+      'when it fails $label, then it is classed $failureClass, and the outcome and the ledger say what the retry policy decided',
+      async ({ facts, failureClass, history, expected, ledgerStatus, outcomeUnknownCount, logLevel }) => {
+        // Arrange
+        const { worker, ledger, transport, metrics, logs } = workerHarness();
+        const event = sampleEvent();
+        const failure = sendFailure(facts, 'the server said no');
+        transport.nextFails(failure);
+
+        // Act
+        const outcome = await worker.process(event, freshHistory(history));
+
+        // Assert
+        const failureInfo = {
+          failureClass,
+          message: 'the server said no',
+          responseCode: facts.responseCode,
+          response: failure.response,
+        };
+        expect(outcome).toEqual({ ...idsOf(event), ...expected, failure: failureInfo });
+        const row = ledger.rowOf(event.order.orderId);
+        expect(ledger.failureCalls).toEqual([
+          {
+            deliveryId: row?.id,
+            attempt: 1,
+            failure: {
+              status: ledgerStatus,
+              outcome: failureClass,
+              error: 'the server said no',
+              smtpCode: facts.responseCode,
+              smtpResponse: failure.response,
+            },
+          },
+        ]);
+        expect(row?.status).toBe(ledgerStatus);
+        expect(metrics.outcomeUnknownCount).toBe(outcomeUnknownCount);
+        expect(metrics.sendReplyCodes).toEqual([facts.responseCode]);
+        expect(metrics.deliveredSeconds).toEqual([]);
+        expect(logs).toContainEqual(
+          expect.objectContaining({ level: logLevel, attempt: 1, error: 'the server said no' }),
+        );
+      },
+    );
+
+    it('when a retried message fails again, then the attempt numbers follow the ledger’s count', async () => {
+      // Arrange
+      const { worker, ledger, transport } = workerHarness();
+      const event = sampleEvent();
+      transport.nextFails(sendFailure(FACTS.transientReply)).nextFails(sendFailure(FACTS.transientReply));
+
+      // Act
+      const first = await worker.process(event, freshHistory());
+      const second = await worker.process(event, freshHistory({ sendFailures: 1, ledgerAttempts: 1 }));
+      const third = await worker.process(event, freshHistory({ sendFailures: 2, ledgerAttempts: 2 }));
+
+      // Assert
+      expect([first, second].map((o) => (o.action === 'retry' ? [o.counts, o.retryNumber, o.delayMs] : o))).toEqual([
+        [{ sendFailures: 1, ledgerAttempts: 1 }, 1, 1_000],
+        [{ sendFailures: 2, ledgerAttempts: 2 }, 2, 5_000],
+      ]);
+      expect(third).toMatchObject({ action: 'ack', result: 'sent' });
+      expect(ledger.failureCalls.map((call) => call.attempt)).toEqual([1, 2]);
+      expect(ledger.sentCalls.map((call) => call.attempt)).toEqual([3]);
+      expect(ledger.claims).toHaveLength(3);
+    });
+
+    it.each(Object.entries(FACTS))(
+      'when the failure (%s) is recorded after another attempt took the delivery, then the message is held as in_progress',
+      async (_label, facts) => {
+        // Arrange
+        const { worker, ledger, transport, metrics } = workerHarness();
+        const event = sampleEvent();
+        transport.nextFails(sendFailure(facts, 'lost'));
+        ledger.script.claimLost = true;
+
+        // Act
+        const outcome = await worker.process(event, freshHistory());
+
+        // Assert
+        expect(outcome).toEqual({
+          ...idsOf(event),
+          action: 'hold',
+          delayMs: GRACE_MS,
+          reason: 'in_progress',
+          failure: expect.objectContaining({ message: 'lost' }),
+        });
+        expect(metrics.outcomeUnknownCount).toBe(0);
+        expect(ledger.failureCalls).toHaveLength(1);
+      },
+    );
+
+    it('when this send outlives the grace period, another worker resends and sends, and this one then fails, then it holds and the row stays sent', async () => {
+      // Arrange
+      const { worker, another, ledger, transport, logs } = workerHarness();
+      const event = sampleEvent();
+      transport.nextSend(async () => {
+        ledger.advance(GRACE_MS);
+        await another('worker-2').process(event, freshHistory());
+        throw new SendFailureError(sendFailure(FACTS.transientNoReply));
+      });
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toMatchObject({ action: 'hold', reason: 'in_progress', delayMs: GRACE_MS });
+      expect(ledger.rowOf(event.order.orderId)).toMatchObject({ status: 'sent', attempts: 2, workerId: 'worker-2' });
+      expect(logs).toContainEqual(
+        expect.objectContaining({ msg: 'this attempt no longer holds the delivery; holding the message', attempt: 1 }),
+      );
+    });
+
+    it('when the transport throws something that is not a SendFailureError, then process rejects with it and nothing is recorded', async () => {
+      // Arrange
+      const { worker, ledger, transport, metrics } = workerHarness();
+      const event = sampleEvent();
+      const bug = new TypeError('Cannot read properties of undefined');
+      transport.nextThrows(bug);
+
+      // Act
+      const processing = worker.process(event, freshHistory());
+
+      // Assert
+      await expect(processing).rejects.toBe(bug);
+      expect(ledger.failureCalls).toEqual([]);
+      expect(ledger.sentCalls).toEqual([]);
+      expect(ledger.rowOf(event.order.orderId)).toMatchObject({ status: 'sending', attempts: 1 });
+      expect(metrics.deliveredSeconds).toEqual([]);
+    });
+  });
+
+  describe('when the ledger says the order was sent already as the send is recorded', () => {
+    it('when scripted, then the message is still acked as sent and an error is logged', async () => {
+      // Arrange
+      const { worker, ledger, logs } = workerHarness();
+      const event = sampleEvent();
+      ledger.script.alreadySent = true;
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toEqual({ ...idsOf(event), action: 'ack', result: 'sent', smtpResponse: ACCEPTED.response });
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: PINO_ERROR,
+          attempt: 1,
+          msg: 'another attempt had already sent this order: a duplicate email went out',
+        }),
+      );
+    });
+
+    it('when this send outlived the grace period and another worker resent it, then both acks say sent and two emails share the Message-ID', async () => {
+      // Arrange
+      const { worker, another, ledger, transport, logs } = workerHarness();
+      const event = sampleEvent();
+      let other: DeliveryOutcome | undefined;
+      transport.nextSend(async () => {
+        ledger.advance(GRACE_MS);
+        other = await another('worker-2').process(event, freshHistory());
+        return ACCEPTED;
+      });
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toMatchObject({ action: 'ack', result: 'sent' });
+      expect(other).toMatchObject({ action: 'ack', result: 'sent' });
+      expect(transport.mails.map((mail) => mail.messageId)).toEqual([
+        messageIdOf(event.eventId),
+        messageIdOf(event.eventId),
+      ]);
+      expect(ledger.sentCalls.map((call) => call.attempt)).toEqual([2, 1]);
+      expect(logs.filter((line) => line.level === PINO_ERROR).map((line) => line.msg)).toEqual([
+        'another attempt had already sent this order: a duplicate email went out',
+      ]);
+    });
+  });
+});

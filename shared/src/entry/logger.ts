@@ -1,0 +1,2 @@
+/** `@order-mail/shared/logger`: the pino logger both services use. Loads pino. */
+export * from '../logger';
