@@ -29,12 +29,12 @@ export function createHttpMetrics(registry: Registry): RequestHandler {
     registers: [registry],
   });
   return (req, res, next) => {
-    const started = process.hrtime.bigint();
+    const end = duration.startTimer();
     res.once('finish', () => {
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       const labels = { method: req.method, route, status: String(res.statusCode) };
       requests.inc(labels);
-      duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      end(labels);
     });
     next();
   };

@@ -34,7 +34,7 @@ export async function startOrderApi(
   const registry = createMetricsRegistry('order-api');
   const metrics = createOrderApiMetrics(registry, apiKeys?.map((k) => k.id) ?? [NO_KEY_ID]);
   const publisher = await createOrderEventPublisher({
-    onPublished: metrics.published,
+    metrics,
     amqpUrl: config.AMQP_URL,
     exchange: config.ORDERS_EXCHANGE,
     routingKey: config.ORDER_CONFIRMED_ROUTING_KEY,

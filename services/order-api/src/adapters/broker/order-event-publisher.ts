@@ -6,7 +6,7 @@ import {
 } from '@order-mail/shared/broker';
 import { AppError, ErrorCodes, EventHeaders, isAppError, type OrderConfirmedEvent } from '@order-mail/shared/contract';
 import type { Logger } from '@order-mail/shared/logger';
-import type { PublishResult } from '../metrics/order-api-metrics';
+import type { OrderApiMetrics, PublishResult } from '../metrics/order-api-metrics';
 
 export interface OrderEventPublisher {
   /** Publishes persistently and resolves only once RabbitMQ has confirmed this very message. */
@@ -17,8 +17,8 @@ export interface OrderEventPublisher {
 }
 
 export interface OrderEventPublisherOptions {
-  /** Told the outcome of every publish attempt (for metrics). */
-  onPublished?(result: PublishResult, confirmSeconds?: number): void;
+  /** Told the outcome of every publish attempt, timed from the publish to the broker's answer. */
+  metrics?: Pick<OrderApiMetrics, 'startPublish' | 'publishRefused'>;
   amqpUrl: string;
   exchange: string;
   routingKey: string;
@@ -101,20 +101,11 @@ function publishOptionsOf(event: OrderConfirmedEvent): Parameters<ConfirmedPubli
   };
 }
 
-/**
- * Tells `onPublished` how `pending` (a publish begun at `started`, `process.hrtime.bigint()`)
- * ended and, when the broker answered, after how many seconds; a timeout has no such duration.
- */
-function reportOutcome(
-  pending: Promise<void>,
-  started: bigint,
-  onPublished: OrderEventPublisherOptions['onPublished'],
-): void {
-  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+/** Tells `recordOutcome` (a publish timer, `OrderApiMetrics.startPublish`) how `pending` ended. */
+function reportOutcome(pending: Promise<void>, recordOutcome: ((result: PublishResult) => void) | undefined): void {
   pending.then(
-    () => onPublished?.('confirmed', seconds()),
-    (err: unknown) =>
-      onPublished?.(publishResultOf(err), isAppError(err, ErrorCodes.PUBLISH_TIMEOUT) ? undefined : seconds()),
+    () => recordOutcome?.('confirmed'),
+    (err: unknown) => recordOutcome?.(publishResultOf(err)),
   );
 }
 
@@ -153,10 +144,10 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
       if (closing)
         return Promise.reject(explain(new AppError(ErrorCodes.SHUTTING_DOWN, 'The service is shutting down')));
       if (!publisher || !link.isConnected()) {
-        options.onPublished?.('broker_down');
+        options.metrics?.publishRefused('broker_down');
         return Promise.reject(explain(new AppError(ErrorCodes.BROKER_UNAVAILABLE, 'Not connected to the broker')));
       }
-      const started = process.hrtime.bigint();
+      const recordOutcome = options.metrics?.startPublish();
       const confirmed = publisher.publish(
         exchange,
         routingKey,
@@ -166,7 +157,7 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
       const pending = confirmed.catch((err: unknown) => {
         throw explain(err);
       });
-      reportOutcome(pending, started, options.onPublished);
+      reportOutcome(pending, recordOutcome);
       const tracked = pending.catch(() => undefined);
       inFlight.add(tracked);
       void tracked.finally(() => inFlight.delete(tracked));

@@ -15,8 +15,13 @@ export const NO_KEY_ID = 'none';
 export interface OrderApiMetrics {
   /** One order answered 202, posted with the key of id `keyId` (`NO_KEY_ID` with authentication off). */
   orderAccepted(keyId: string): void;
-  /** One publish attempt and, when the broker answered, how long its confirm took. */
-  published(result: PublishResult, confirmSeconds?: number): void;
+  /**
+   * Starts timing one publish; the returned function counts how it ended and records how long the
+   * confirm took, unless it timed out (a timeout has no confirm to time).
+   */
+  startPublish(): (result: PublishResult) => void;
+  /** One publish refused before anything was sent (not connected): counted, not timed. */
+  publishRefused(result: PublishResult): void;
 }
 
 /**
@@ -48,9 +53,13 @@ export function createOrderApiMetrics(registry: Registry, keyIds: readonly strin
   for (const result of PUBLISH_RESULTS) published.inc({ result }, 0);
   return {
     orderAccepted: (keyId) => accepted.inc({ key_id: keyId }),
-    published(result, confirmSeconds) {
-      published.inc({ result });
-      if (confirmSeconds !== undefined) confirmDuration.observe(confirmSeconds);
+    startPublish() {
+      const end = confirmDuration.startTimer();
+      return (result) => {
+        published.inc({ result });
+        if (result !== 'timeout') end();
+      };
     },
+    publishRefused: (result) => published.inc({ result }),
   };
 }
