@@ -107,9 +107,10 @@ export function parseDuration(text: string, bare: BareDurationUnit = 'ms'): numb
 /**
  * Env var holding a positive duration (format: `parseDuration`), given out as a whole number of
  * `bare`, the unit the key's name says and a bare number is read in: milliseconds (`…_MS`) by
- * default, seconds (`…_SECONDS`). Anything that is not a duration, less than one `bare`, not a
- * whole number of `bare` (`1500ms` for seconds) or past `Number.MAX_SAFE_INTEGER` gets one issue
- * naming the accepted forms (`parseConfig` prefixes the key).
+ * default, seconds (`…_SECONDS`). A duration over `MAX_DURATION_MS` gets one issue naming that
+ * limit; anything else that is not a duration, less than one `bare` or not a whole number of
+ * `bare` (`1500ms` for seconds) gets one issue naming the accepted forms (`parseConfig` prefixes
+ * the key).
  */
 export function durationSchema(bare: BareDurationUnit = 'ms') {
   const message = `must be a positive duration: ${durationFormat(bare)}`;

@@ -61,7 +61,7 @@ function typeScriptFilesUnder(dir: string): string[] {
     .sort();
 }
 
-/** One line per I/O package a target loads: `money.ts loads amqplib: money.ts → shared/src/index.ts → …`. */
+/** One line per I/O package a target loads: `money.ts loads amqplib: money.ts → shared/src/entry/broker.ts → …`. */
 function ioLoads(loaded: Loaded): string[] {
   const show = (file: string) =>
     relative(ROOT, file)

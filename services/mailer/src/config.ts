@@ -13,20 +13,29 @@ import {
   portSchema,
 } from '@order-mail/shared/config';
 
-/** RETRY_DELAYS: 1-20 comma-separated durations (`parseDuration`), each 1 ms to `MAX_DURATION_MS`; milliseconds out. */
+/** What is wrong with one RETRY_DELAYS entry, or null when it is a duration of 1 ms to `MAX_DURATION_MS`. */
+function retryDelayProblem(text: string): string | null {
+  const ms = parseDuration(text);
+  if (ms === null || ms < 1) return 'is not a positive duration';
+  return ms > MAX_DURATION_MS ? 'is over 596h' : null;
+}
+
+/**
+ * RETRY_DELAYS: 1-20 comma-separated durations (`parseDuration`), each 1 ms to `MAX_DURATION_MS`;
+ * milliseconds out. The message names the first bad entry by position and text.
+ */
 const retryDelaysSchema = z.string().transform((value, ctx) => {
-  const delays = value.split(',').map((part) => parseDuration(part));
-  if (
-    delays.length > 20 ||
-    delays.some((d) => d === null || !Number.isSafeInteger(d) || d < 1 || d > MAX_DURATION_MS)
-  ) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h", each ${durationFormat()} and at most 596h`,
-    });
+  const entries = value.split(',');
+  const forms = `must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h", each ${durationFormat()} and at most 596h`;
+  const bad = entries.map((text, i) => ({ i, text, problem: retryDelayProblem(text) })).find((e) => e.problem);
+  if (entries.length > 20 || bad) {
+    const which = bad
+      ? `: entry ${bad.i + 1} (${JSON.stringify(bad.text.trim())}) ${bad.problem}`
+      : `: it has ${entries.length}`;
+    ctx.addIssue({ code: 'custom', message: `${forms}${which}` });
     return z.NEVER;
   }
-  return delays as number[];
+  return entries.map((text) => parseDuration(text) as number);
 });
 
 // What the address of a mailbox must look like once parsed: one "@", neither side empty, no

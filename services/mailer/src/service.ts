@@ -9,7 +9,7 @@ import { mailerTopologyFromConfig } from './adapters/broker/mailer-topology';
 import { createDatabase, migrateWhenReachable, type Database } from './adapters/db/database';
 import { createPgDeliveryLedger } from './adapters/db/delivery-ledger-pg';
 import { createInFlightGauge, createMailerMetrics } from './adapters/metrics/mailer-metrics';
-import { DEPENDENCY_RECHECK_MS, startSmtpMonitor } from './adapters/smtp/smtp-monitor';
+import { startSmtpMonitor } from './adapters/smtp/smtp-monitor';
 import { createSmtpTransport, type SmtpTransport } from './adapters/smtp/smtp-transport';
 import { compileTemplates } from './adapters/templates/template-renderer';
 import { createMailWorker } from './domain/mail-worker';
@@ -36,6 +36,8 @@ export interface RunningMailer {
 }
 
 const RETRY_AFTER_SECONDS = 5;
+/** How often the database is checked for readiness (`/readyz`, `mailer_database_up`). */
+const DATABASE_RECHECK_MS = 5000;
 
 /** The mailer's parts, wired but idle: nothing connects until the HTTP server listens. */
 interface MailerParts {
@@ -57,7 +59,9 @@ interface ReadinessCondition extends ReadinessCheck {
 /**
  * Starts the mailer: the HTTP server (health, readiness, metrics, admin API) at once, then, in the
  * background, the ledger's migrations (waiting for PostgreSQL with backoff for as long as it takes)
- * and only then the consumer. Rejects only if the HTTP server cannot listen (e.g. EADDRINUSE).
+ * and only then the consumer. Rejects if the templates do not compile (`compileTemplates`: invalid
+ * MJML, a missing `.txt`) or the HTTP server cannot listen (e.g. EADDRINUSE); everything later
+ * settles `started`.
  */
 export async function startMailer(
   config: MailerConfig,
@@ -85,7 +89,7 @@ export async function startMailer(
     readyIntervalMs: config.SMTP_CHECK_INTERVAL_MS,
     logger,
   });
-  const databaseMonitor = setInterval(() => void parts.database.check(), DEPENDENCY_RECHECK_MS);
+  const databaseMonitor = setInterval(() => void parts.database.check(), DATABASE_RECHECK_MS);
   databaseMonitor.unref();
   const startup = new AbortController();
   const started = migrateThenConsume(config, parts, logger, startup.signal);

@@ -190,6 +190,7 @@ describe('mailer admin API', () => {
           });
         } else if (status === 401) {
           expect(body).toMatchObject({ error: 'unauthorized' });
+          expect(res.headers.get('www-authenticate')).toBe('Bearer realm="mailer-admin"');
         } else {
           expect(body.error).toBeUndefined();
         }

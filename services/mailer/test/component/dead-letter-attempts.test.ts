@@ -16,12 +16,8 @@ import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapter
 import { createMailerMetrics } from '../../src/adapters/metrics/mailer-metrics';
 import { createSmtpTransport, type SmtpTransport } from '../../src/adapters/smtp/smtp-transport';
 import { compileTemplates } from '../../src/adapters/templates/template-renderer';
-import {
-  createMailWorker,
-  type DeliveryOutcome,
-  type MailWorker,
-  type MessageHistory,
-} from '../../src/domain/mail-worker';
+import type { DeliveryOutcome, MessageHistory } from '../../src/domain/delivery-outcome';
+import { createMailWorker, type MailWorker } from '../../src/domain/mail-worker';
 import type { TemplateRenderer } from '../../src/domain/ports';
 
 interface Setup {

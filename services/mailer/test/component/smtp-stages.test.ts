@@ -17,7 +17,8 @@ import { createSmtpTransport, type SmtpTransport } from '../../src/adapters/smtp
 import { compileTemplates } from '../../src/adapters/templates/template-renderer';
 import type { FailureClass } from '../../src/domain/classify-failure';
 import type { DeliveryStatus } from '../../src/domain/delivery-ledger';
-import { createMailWorker, type DeliveryOutcome, type MessageHistory } from '../../src/domain/mail-worker';
+import type { DeliveryOutcome, MessageHistory } from '../../src/domain/delivery-outcome';
+import { createMailWorker } from '../../src/domain/mail-worker';
 import type { TemplateRenderer } from '../../src/domain/ports';
 
 /**

@@ -130,18 +130,24 @@ describe('loadMailerConfig', () => {
     });
 
     it.each([
-      ['not a duration', '30s,2 minutes'],
-      ['past the longest timer Node can set', '30s,597h'],
-    ])('when an entry is %s, then the message says which forms are allowed', (_label, value) => {
-      // Act
-      const err = configError({ RETRY_DELAYS: value });
+      ['not a duration', '30s,2 minutes', ': entry 2 ("2 minutes") is not a positive duration'],
+      ['empty', '30s,,2m', ': entry 2 ("") is not a positive duration'],
+      ['past the longest timer Node can set', '30s, 597h', ': entry 2 ("597h") is over 596h'],
+      ['one of 21', Array(21).fill('1s').join(','), ': it has 21'],
+    ])(
+      'when an entry is %s, then the message says which forms are allowed and which entry is wrong',
+      (_label, value, which) => {
+        // Act
+        const err = configError({ RETRY_DELAYS: value });
 
-      // Assert
-      expect(err.message).toContain(
-        'RETRY_DELAYS: must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h", ' +
-          'each a whole number with a unit ms, s, m or h (250ms, 30s, 2m, 1h), or a bare whole number of milliseconds (5000) and at most 596h',
-      );
-    });
+        // Assert
+        expect(err.message).toContain(
+          'RETRY_DELAYS: must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h", ' +
+            'each a whole number with a unit ms, s, m or h (250ms, 30s, 2m, 1h), or a bare whole number of milliseconds (5000) and at most 596h' +
+            which,
+        );
+      },
+    );
   });
 
   describe('duration keys', () => {

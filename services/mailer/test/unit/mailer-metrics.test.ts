@@ -4,7 +4,7 @@ import {
   createMailerMetrics,
   type MailerMetrics,
 } from '../../src/adapters/metrics/mailer-metrics';
-import type { DeliveryOutcome } from '../../src/domain/mail-worker';
+import type { DeliveryOutcome } from '../../src/domain/delivery-outcome';
 import { ORDER_CONFIRMATION_TEMPLATE } from '../../src/domain/order-email';
 import { DEAD_LETTER_REASONS, EMAIL_RESULTS } from '../../src/domain/vocabulary';
 

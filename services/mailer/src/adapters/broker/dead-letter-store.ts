@@ -36,7 +36,7 @@ export interface ReplayResult {
 export interface DeadLetterStore {
   /** Looks at the dead letters without removing them: they are fetched unacked, then handed back. */
   list(page: { offset: number; limit: number }): Promise<{ total: number; messages: DeadLetter[] }>;
-  /** Moves matching dead letters to the work queue with their attempt count reset. */
+  /** Moves matching dead letters to the work queue with their failure headers dropped (the retry schedule starts again; the ledger's attempts go on). */
   replay(filter: ReplayFilter, options: { dryRun: boolean; limit: number }): Promise<ReplayResult>;
 }
 

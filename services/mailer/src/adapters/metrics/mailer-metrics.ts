@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { DeliveryOutcome } from '../../domain/mail-worker';
+import type { DeliveryOutcome } from '../../domain/delivery-outcome';
 import { ORDER_CONFIRMATION_TEMPLATE } from '../../domain/order-email';
 import type { WorkerMetrics } from '../../domain/ports';
 import { DEAD_LETTER_REASONS, EMAIL_RESULTS, type EmailResult } from '../../domain/vocabulary';

@@ -2,8 +2,8 @@ import { maskUrlPassword } from '@order-mail/shared/diagnostics';
 import type { Logger } from '@order-mail/shared/logger';
 import type { SmtpTransport } from './smtp-transport';
 
-/** Recheck interval while the SMTP server (or the database) is not usable. */
-export const DEPENDENCY_RECHECK_MS = 5000;
+/** Recheck interval while the SMTP server is not usable. */
+const NOT_READY_RECHECK_MS = 5000;
 
 export interface SmtpMonitor {
   /** Runs one verify now, unless one is under way (then joins it). Never rejects. */
@@ -58,7 +58,7 @@ export function startSmtpMonitor(options: {
   void check();
   const whileDown = setInterval(() => {
     if (transport.state() !== 'ready') void check();
-  }, DEPENDENCY_RECHECK_MS);
+  }, NOT_READY_RECHECK_MS);
   const whileReady = setInterval(() => {
     if (transport.state() === 'ready') void check();
   }, options.readyIntervalMs);

@@ -16,7 +16,7 @@ Commands:
   list                       show dead letters (not removed from the queue)
       --limit N              how many, 1-500 (default 50)
       --offset N             skip the first N, 0-10000 (default 0)
-  replay                     move matching dead letters back to the work queue, attempts reset;
+  replay                     move matching dead letters back to the work queue, retry schedule reset;
                              needs --reason and/or --smtp-code, or --all
       --reason R             one of the reasons below
       --smtp-code N          the SMTP reply code, 3 digits, e.g. 550

@@ -151,7 +151,8 @@ export const ADMIN_API_DISABLED = {
 /**
  * Guards the admin routes: without a configured token they are off (`403 admin_api_disabled`,
  * whatever the request carries); with one, a request needs `Authorization: Bearer <token>`
- * (compared in constant time), else `401 unauthorized`.
+ * (compared in constant time), else `401 unauthorized` with the challenge RFC 6750 §3 asks for,
+ * `WWW-Authenticate: Bearer realm="mailer-admin"`.
  */
 function requireToken(token: string | undefined): RequestHandler {
   const expected = token ? Buffer.from(`Bearer ${token}`) : null;
@@ -162,6 +163,7 @@ function requireToken(token: string | undefined): RequestHandler {
     }
     const given = Buffer.from(req.get('authorization') ?? '');
     if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
+    res.set('WWW-Authenticate', 'Bearer realm="mailer-admin"');
     next(new AppError(ErrorCodes.UNAUTHORIZED, 'A valid "Authorization: Bearer <ADMIN_TOKEN>" header is required'));
   };
 }

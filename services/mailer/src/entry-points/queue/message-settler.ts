@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@order-mail/shared/logger';
 import type { Channel, ConfirmedPublisher, ConsumeMessage } from '@order-mail/shared/broker';
 import { holdQueueName, retryQueueName, type MailerTopology } from '../../adapters/broker/mailer-topology';
-import type { DeliveryOutcome } from '../../domain/delivery-outcome';
+import type { CopyCounts, DeliveryOutcome } from '../../domain/delivery-outcome';
 import { copyHeaders } from './copy-headers';
 
 /** Raised when a copy cannot be published because the original's channel is gone. */
@@ -50,10 +50,12 @@ export class MessageSettler {
   }
 
   /**
-   * Settles `msg` as `outcome` says. Rejects with ChannelGoneError when the channel closed (the
-   * broker redelivers the message), or with the publisher's error when a retry or hold copy was
-   * not confirmed (the original is then neither acked nor copied). A dead letter whose copy fails
-   * on an open channel is rejected to the work queue's own dead-letter exchange instead.
+   * Settles `msg` as `outcome` says. Rejects when the channel is or becomes closed (ChannelGoneError,
+   * or amqplib's error from the publish or the ack; `isOpen` tells: the broker redelivers the
+   * message), or with the publisher's error when a retry or hold copy was not confirmed (the
+   * original is not acked; after a confirm timeout the broker may still hold the copy, and the
+   * ledger keeps the order to one email). A dead letter whose copy fails on an open channel is
+   * rejected to the work queue's own dead-letter exchange instead.
    */
   async settle(ch: Channel, msg: ConsumeMessage, outcome: DeliveryOutcome): Promise<void> {
     const log = this.options.logger.child({
@@ -72,8 +74,10 @@ export class MessageSettler {
       case 'retry': {
         const queue = retryQueueName(workQueue, outcome.delayMs);
         await this.copyThenAck(ch, msg, '', queue, headers);
-        const counts = outcome.counts;
-        log.info({ ...counts, retry: outcome.retryNumber, delayMs: outcome.delayMs, queue }, 'scheduled for retry');
+        log.info(
+          { ...countFields(outcome.counts), retry: outcome.retryNumber, delayMs: outcome.delayMs, queue },
+          'scheduled for retry',
+        );
         return;
       }
       case 'hold': {
@@ -87,8 +91,7 @@ export class MessageSettler {
         log.error(
           {
             reason: outcome.reason,
-            attempts: outcome.counts.ledgerAttempts,
-            sendFailures: outcome.counts.sendFailures,
+            ...countFields(outcome.counts),
             smtpCode: outcome.failure.responseCode,
             error: outcome.failure.message,
           },
@@ -143,4 +146,9 @@ export class MessageSettler {
     });
     ch.ack(msg);
   }
+}
+
+/** A copy's counts as log fields, named as the headers are: `attempts` is the ledger's count. */
+function countFields(counts: CopyCounts): Record<string, number | undefined> {
+  return { attempts: counts.ledgerAttempts, sendFailures: counts.sendFailures, internalErrors: counts.internalErrors };
 }
