@@ -44,6 +44,8 @@ COPY --from=build /app/services/order-api/dist services/order-api/dist
 COPY --from=build /app/services/mailer/dist services/mailer/dist
 # Read at run time: dist/adapters/templates/template-renderer.js resolves ../../../templates.
 COPY services/mailer/templates services/mailer/templates
+# Read at run time: dist/adapters/i18n/message-catalogues.js resolves ../../../locales.
+COPY services/mailer/locales services/mailer/locales
 # Read at run time: dist/adapters/db/database.js applies the SQL files in ../../../migrations
 # at start-up (versioned, each once).
 COPY services/mailer/migrations services/mailer/migrations

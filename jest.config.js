@@ -5,7 +5,16 @@ module.exports = {
   roots: ['<rootDir>/shared', '<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
+    // intl-messageformat and @formatjs/* ship ES modules only: Node loads them with require(esm), but
+    // jest's CommonJS runtime cannot (without --experimental-vm-modules), so jest compiles them to CommonJS.
+    '/node_modules/(intl-messageformat|@formatjs)/.+\\.js$': [
+      'ts-jest',
+      { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, isolatedModules: true },
+    ],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(intl-messageformat|@formatjs)/)'],
   moduleNameMapper: {
     // The subpath entry points (shared/package.json "exports"), as sources.
     '^@order-mail/shared/(contract|diagnostics|logger|config|broker|http|metrics)$': '<rootDir>/shared/src/entry/$1.ts',

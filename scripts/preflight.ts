@@ -7,7 +7,7 @@
  *
  * Runs on any Node that tsx supports (so it can say that the Node is too old). To add a
  * prerequisite: a check in `CHECKS` below and, if Debian provides it, a line in
- * scripts/setup-debian.sh's PACKAGES (e.g. chromium, once there are browser tests).
+ * scripts/setup-debian.sh's PACKAGES (as chromium is, for test/browser).
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ export interface Fix {
 
 export const SETUP_DEBIAN: Fix = {
   command: 'bash scripts/setup-debian.sh',
-  does: 'installs (apt) and starts what the tests need: RabbitMQ, PostgreSQL, prometheus, docker-compose',
+  does: 'installs (apt) and starts what the tests need: RabbitMQ, PostgreSQL, prometheus, docker-compose, chromium',
 };
 
 export const INSTALL_NODE: Fix = {
@@ -107,6 +107,8 @@ const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RABBITMQ_PROMETHEUS_ADDRESS = process.env.RABBITMQ_PROMETHEUS_ADDRESS ?? '127.0.0.1:15692';
 const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+// Debian's chromium, never a browser a package downloaded (services/mailer/src/entry-points/cli/preview-browser.ts).
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 function isExecutable(file: string): boolean {
   try {
@@ -243,6 +245,13 @@ function checkPrometheusBinary(): CheckResult {
   return isExecutable(PROMETHEUS_BIN) ? { name } : { name, problem: 'not found', fix: SETUP_DEBIAN };
 }
 
+function checkChromium(): CheckResult {
+  const name = `Chromium at ${CHROMIUM_PATH} (test/browser renders every sample email in it; CHROMIUM_PATH)`;
+  return isExecutable(CHROMIUM_PATH)
+    ? { name }
+    : { name, problem: "not found: install Debian's chromium package", fix: SETUP_DEBIAN };
+}
+
 async function checkCompose(): Promise<CheckResult> {
   const name = 'docker-compose, or the docker compose plugin (npm run check:compose validates docker-compose.yml)';
   if (onPath('docker-compose')) return { name };
@@ -277,7 +286,7 @@ const CHECKS: Array<() => CheckResult | Promise<CheckResult>> = [
   () => commandCheck('promtool', 'test/infra checks metrics and alert rules'),
   checkPrometheusBinary,
   checkCompose,
-  // Browser tests, once there are any: () => commandCheck('chromium', 'test/browser'),
+  checkChromium,
 ];
 
 async function main(): Promise<void> {

@@ -2,9 +2,10 @@
 # Installs (from Debian's apt) and starts everything `npm test` needs besides Node 24 and
 # node_modules: RabbitMQ with its Prometheus plugin, PostgreSQL with a database `test` that user
 # postgres reaches over 127.0.0.1 without a password, Prometheus's `promtool` and `prometheus`,
-# and docker-compose. Idempotent: what is installed and running is left alone, so it is safe to
-# run again after a reboot (it then only starts the servers). Used by .ci/run and README's quick
-# start; `npm test`'s preflight (scripts/preflight.ts) points here when something is missing.
+# docker-compose, and chromium (test/browser renders the emails in it). Idempotent: what is
+# installed and running is left alone, so it is safe to run again after a reboot (it then only
+# starts the servers). Used by .ci/run and README's quick start; `npm test`'s preflight
+# (scripts/preflight.ts) points here when something is missing.
 #
 #   bash scripts/setup-debian.sh     # as root, or a user with sudo
 #
@@ -20,13 +21,14 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 # Debian packages `npm test` needs: "<package>:<command it provides>"; a package is installed when
 # its command is missing. Add a line here for a new prerequisite (and a check in
-# scripts/preflight.ts). chromium:chromium is for browser tests, once there are any.
+# scripts/preflight.ts).
 PACKAGES=(
   rabbitmq-server:rabbitmq-server
   postgresql:pg_ctlcluster
   prometheus:promtool
   prometheus:prometheus
   docker-compose:docker-compose
+  chromium:chromium
 )
 
 install_missing_packages() {
@@ -41,6 +43,11 @@ install_missing_packages() {
   # postgresql's pg_ctlcluster comes with postgresql-common; a cluster needs the server itself.
   if [[ " ${missing[*]} " != *" postgresql "* ]] && { ! command -v pg_isready >/dev/null 2>&1 || [ -z "$(pg_version)" ]; }; then
     missing+=(postgresql)
+  fi
+  # Chinese and Japanese glyphs for the browser checks and screenshots of the zh/ja samples (DejaVu,
+  # which chromium brings, covers Arabic and Hebrew only); a font has no command, so fontconfig says.
+  if ! { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; }; then
+    missing+=(fonts-wqy-microhei)
   fi
   if [ "${#missing[@]}" = 0 ]; then
     log "Debian packages present: $(printf '%s\n' "${PACKAGES[@]%%:*}" | sort -u | tr '\n' ' ')"

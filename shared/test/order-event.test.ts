@@ -1,4 +1,4 @@
-import { orderConfirmedEventSchema } from '../src/order-event';
+import { EVENT_SCHEMA_VERSION, orderConfirmedEventSchema, orderPlacedAt } from '../src/order-event';
 
 function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -83,5 +83,61 @@ describe('orderConfirmedEventSchema (what the mailer re-validates)', () => {
       });
       expect(second).toEqual(first);
     });
+  });
+
+  describe('schemaVersion (1 before issue #11, 2 now)', () => {
+    it('when a new event is built, then EVENT_SCHEMA_VERSION is 2', () => {
+      expect(EVENT_SCHEMA_VERSION).toBe(2);
+    });
+
+    it('when a version-1 event (no placedAt, none of the new fields) is parsed, then it is valid and its date falls back to acceptedAt', () => {
+      // Arrange: what order APIs published before version 2, possibly still in a queue
+      const v1 = event({ schemaVersion: 1 });
+
+      // Act
+      const parsed = orderConfirmedEventSchema.parse(v1);
+
+      // Assert
+      expect(parsed).toEqual(v1);
+      expect(parsed.order.placedAt).toBeUndefined();
+      expect(orderPlacedAt(parsed)).toBe('2026-11-25T18:03:51.135Z');
+    });
+
+    it("when a version-2 event carries placedAt, then it is valid and orderPlacedAt is the order's own", () => {
+      // Arrange
+      const v2 = event({
+        schemaVersion: 2,
+        order: { ...(event().order as object), placedAt: '2026-11-25T19:00:00+01:00' },
+      });
+
+      // Act
+      const parsed = orderConfirmedEventSchema.parse(v2);
+
+      // Assert
+      expect(parsed.schemaVersion).toBe(2);
+      expect(orderPlacedAt(parsed)).toBe('2026-11-25T19:00:00+01:00');
+    });
+
+    it('when a version-2 event has no placedAt, then it is invalid at "order.placedAt"', () => {
+      // Act
+      const result = orderConfirmedEventSchema.safeParse(event({ schemaVersion: 2 }));
+
+      // Assert
+      expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+        ['order.placedAt', expect.stringContaining('schemaVersion 2')],
+      ]);
+    });
+
+    it.each([0, 3, '2', undefined])(
+      'when schemaVersion is %p, then the event is invalid naming 1 and 2',
+      (schemaVersion) => {
+        // Act
+        const result = orderConfirmedEventSchema.safeParse(event({ schemaVersion }));
+
+        // Assert
+        const issue = result.error?.issues.find((i) => i.path.join('.') === 'schemaVersion');
+        expect(issue?.message).toContain('1, 2');
+      },
+    );
   });
 });

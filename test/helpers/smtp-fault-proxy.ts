@@ -78,12 +78,18 @@ export async function startSmtpFaultProxy(target: { port: number }): Promise<Smt
     contentTail = Buffer.from('\r\n');
     hung = false;
     silentlyDropped = false;
+    /**
+     * A fault struck at the final dot: the server's connection stays open until it has answered,
+     * even once the client's is gone (closing both at once could cut off the message's last bytes).
+     */
+    awaitingServerReply = false;
     upstream: net.Socket | null = null;
 
     constructor(readonly client: net.Socket) {
       sessions.add(this);
       client.on('error', () => undefined);
       client.on('close', () => {
+        if (this.awaitingServerReply) return;
         sessions.delete(this);
         this.upstream?.destroy();
       });
@@ -96,6 +102,7 @@ export async function startSmtpFaultProxy(target: { port: number }): Promise<Smt
       this.upstream = upstream;
       upstream.on('error', () => undefined);
       upstream.on('close', () => {
+        if (this.awaitingServerReply) sessions.delete(this);
         if (!this.hung && !this.silentlyDropped) client.destroy();
       });
       upstream.on('data', (chunk: Buffer) => this.fromServer(chunk));
@@ -172,6 +179,7 @@ export async function startSmtpFaultProxy(target: { port: number }): Promise<Smt
       if (atFinalDot) {
         struck.push(`final-dot:${atFinalDot.action}`);
         this.hung = true;
+        this.awaitingServerReply = true;
         // The server still gets to answer (and accept) the message; only the client never hears.
         const upstream = this.upstream;
         upstream?.once('data', () => upstream.end());

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import addressparser from 'nodemailer/lib/addressparser';
 import { z } from 'zod';
+import { findForbiddenCharacter, normalizeEmailAddress } from '@order-mail/shared/contract';
 import {
   HEADERS_WITHIN_REQUEST_TIMEOUT,
   MAX_DURATION_MS,
@@ -12,6 +13,7 @@ import {
   parseDuration,
   portSchema,
 } from '@order-mail/shared/config';
+import type { ShopIdentity } from './domain/order-email';
 
 /** What is wrong with one RETRY_DELAYS entry, or null when it is a duration of 1 ms to `MAX_DURATION_MS`. */
 function retryDelayProblem(text: string): string | null {
@@ -58,6 +60,48 @@ function mailFromAddress(value: string): string | undefined {
   const exact = trimmed.includes('<') ? trimmed.endsWith(`<${entry.address}>`) : trimmed === entry.address;
   return exact ? entry.address : undefined;
 }
+
+/**
+ * The display name of a `From:` value (`Shop <orders@shop.example>` → `Shop`), or its address's
+ * domain when it has none (`orders@shop.example` → `shop.example`): SHOP_NAME's default.
+ */
+function shopNameFrom(mailFrom: string, address: string): string {
+  const [entry] = addressparser(mailFrom);
+  const name = entry?.name?.trim();
+  return name ? name : address.slice(address.lastIndexOf('@') + 1);
+}
+
+/** An https URL with a host and no white space, user name or password (a link or image of the email). */
+const httpsUrlSchema = z.string().refine(
+  (v) => {
+    const url = URL.parse(v);
+    return !/\s/.test(v) && url?.protocol === 'https:' && url.hostname !== '' && url.username === '' && !url.password;
+  },
+  { message: 'must be an https:// URL (with a host, without white space or credentials)' },
+);
+
+/** One line of text shown in the email: no control, line-separator or bidi-override characters. */
+function singleLineSchema(max: number) {
+  return z
+    .string()
+    .max(max)
+    .superRefine((v, ctx) => {
+      const forbidden = findForbiddenCharacter(v);
+      if (forbidden) ctx.addIssue({ code: 'custom', message: `must be one line of text: ${forbidden.message}` });
+    })
+    .transform((v) => v.trim());
+}
+
+/** A bare email address (`support@shop.example`), as the order contract accepts them; normalised. */
+const bareAddressSchema = z.string().transform((v, ctx) => {
+  const result = normalizeEmailAddress(v.trim());
+  if (result.ok) return result.address;
+  ctx.addIssue({
+    code: 'custom',
+    message: `must be an email address such as support@shop.example (${result.message})`,
+  });
+  return z.NEVER;
+});
 
 /**
  * Every setting of the mailer, read from the environment: the keys both services share
@@ -137,6 +181,27 @@ export const mailerConfigSchema = commonConfigSchema
       .string()
       .refine((v) => mailFromAddress(v) !== undefined, { message: 'must be an address or "Name <address>"' })
       .default('Order Confirmations <orders@example.com>'),
+    /** The shop's name in the email's header and footer; defaults to MAIL_FROM's display name, else its domain. */
+    SHOP_NAME: singleLineSchema(100).optional(),
+    /** The shop's website (https), linked from the email's logo or name; optional. */
+    SHOP_URL: httpsUrlSchema.optional(),
+    /** The shop's logo (https URL of an image, shown about 160 px wide) in the email's header; optional, else the name shows. */
+    SHOP_LOGO_URL: httpsUrlSchema.optional(),
+    /** The email's brand colour (`#rrggbb`): the heading's rule and the button; keep white text readable on it. */
+    BRAND_COLOR: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, { message: 'must be a colour as #rrggbb, e.g. #1f5fa8' })
+      .transform((v) => v.toLowerCase())
+      .default('#1f5fa8'),
+    /** Address the email names for questions (its support line); optional. */
+    SUPPORT_EMAIL: bareAddressSchema.optional(),
+    /** The company's postal address, one line, in the email's footer; optional. */
+    COMPANY_ADDRESS: singleLineSchema(300).optional(),
+    /** `Reply-To:` of every email: an address or `Name <address>`; defaults to SUPPORT_EMAIL, else none. */
+    REPLY_TO: z
+      .string()
+      .refine((v) => mailFromAddress(v) !== undefined, { message: 'must be an address or "Name <address>"' })
+      .optional(),
     /** Domain of generated Message-IDs; defaults to MAIL_FROM's domain. */
     MESSAGE_ID_DOMAIN: z
       .string()
@@ -154,10 +219,27 @@ export const mailerConfigSchema = commonConfigSchema
   .transform((c) => {
     // MAIL_FROM passed its check above, so it has an address.
     const fromAddress = mailFromAddress(c.MAIL_FROM) ?? '';
-    return { ...c, MESSAGE_ID_DOMAIN: c.MESSAGE_ID_DOMAIN ?? fromAddress.slice(fromAddress.lastIndexOf('@') + 1) };
+    return {
+      ...c,
+      MESSAGE_ID_DOMAIN: c.MESSAGE_ID_DOMAIN ?? fromAddress.slice(fromAddress.lastIndexOf('@') + 1),
+      SHOP_NAME: c.SHOP_NAME ?? shopNameFrom(c.MAIL_FROM, fromAddress),
+      REPLY_TO: c.REPLY_TO ?? c.SUPPORT_EMAIL,
+    };
   });
 
 export type MailerConfig = z.output<typeof mailerConfigSchema>;
+
+/** The shop as the emails present it, from the mailer's settings (SHOP_*, BRAND_COLOR, SUPPORT_EMAIL, COMPANY_ADDRESS). */
+export function shopIdentityFromConfig(config: MailerConfig): ShopIdentity {
+  return {
+    name: config.SHOP_NAME,
+    url: config.SHOP_URL,
+    logoUrl: config.SHOP_LOGO_URL,
+    brandColor: config.BRAND_COLOR,
+    supportEmail: config.SUPPORT_EMAIL,
+    companyAddress: config.COMPANY_ADDRESS,
+  };
+}
 
 /**
  * Reads and validates the mailer's settings from `env`. Throws an AppError `ERR_CONFIG_INVALID`

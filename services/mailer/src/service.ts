@@ -3,7 +3,8 @@ import { createLogger, type Logger } from '@order-mail/shared/logger';
 import { listenHttp, type ReadinessCheck } from '@order-mail/shared/http';
 import { createMetricsRegistry, createUpGauge } from '@order-mail/shared/metrics';
 import type { Registry } from 'prom-client';
-import type { MailerConfig } from './config';
+import { shopIdentityFromConfig, type MailerConfig } from './config';
+import { loadMessageCatalogues } from './adapters/i18n/message-catalogues';
 import { createDeadLetterStore, type DeadLetterStore } from './adapters/broker/dead-letter-store';
 import { mailerTopologyFromConfig } from './adapters/broker/mailer-topology';
 import { createDatabase, migrateWhenReachable, type Database } from './adapters/db/database';
@@ -13,6 +14,7 @@ import { startSmtpMonitor } from './adapters/smtp/smtp-monitor';
 import { createSmtpTransport, type SmtpTransport } from './adapters/smtp/smtp-transport';
 import { compileTemplates } from './adapters/templates/template-renderer';
 import { createMailWorker } from './domain/mail-worker';
+import type { ComposeOrderEmailDeps } from './domain/compose-order-email';
 import type { RetrySchedule } from './domain/retry-policy';
 import { createMailerApp } from './entry-points/http/app';
 import {
@@ -60,8 +62,9 @@ interface ReadinessCondition extends ReadinessCheck {
  * Starts the mailer: the HTTP server (health, readiness, metrics, admin API) at once, then, in the
  * background, the ledger's migrations (waiting for PostgreSQL with backoff for as long as it takes)
  * and only then the consumer. Rejects if the templates do not compile (`compileTemplates`: invalid
- * MJML, a missing `.txt`) or the HTTP server cannot listen (e.g. EADDRINUSE); everything later
- * settles `started`.
+ * MJML, a missing `.txt`), a message catalogue does not (`loadMessageCatalogues`: the message names
+ * its file and key) or the HTTP server cannot listen (e.g. EADDRINUSE); everything later settles
+ * `started`.
  */
 export async function startMailer(
   config: MailerConfig,
@@ -115,10 +118,29 @@ export async function startMailer(
   };
 }
 
+/**
+ * What an order's email is composed with (`composeOrderEmail`): the compiled templates and the
+ * email settings from config. The worker, `POST /preview` and `npm run preview` all take theirs
+ * from here, so a preview is the email that would be sent. Compiling the templates and the message
+ * catalogues is the slow step; opens nothing.
+ */
+export async function composeDepsFromConfig(config: MailerConfig): Promise<ComposeOrderEmailDeps> {
+  const [templates, localizer] = await Promise.all([compileTemplates(), loadMessageCatalogues()]);
+  return {
+    templates,
+    settings: {
+      shop: shopIdentityFromConfig(config),
+      localizer,
+      messageIdDomain: config.MESSAGE_ID_DOMAIN,
+      replyTo: config.REPLY_TO,
+    },
+  };
+}
+
 /** Builds every part from config; compiles the templates (the only slow step), opens nothing. */
 async function assembleMailer(config: MailerConfig, logger: Logger): Promise<MailerParts> {
   const registry = createMetricsRegistry('mailer');
-  const templates = await compileTemplates();
+  const compose = await composeDepsFromConfig(config);
   // Nothing connects here: the pool opens connections on first use, after the HTTP server listens.
   const database = createDatabase({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger });
   const ledger = createPgDeliveryLedger(database.pool);
@@ -137,14 +159,15 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   const metrics = createMailerMetrics(registry, { retryAttempts: config.RETRY_DELAYS.length });
   const worker = createMailWorker({
     transport,
-    templates,
+    templates: compose.templates,
     ledger,
     metrics,
     logger,
     schedule,
     workerId: config.WORKER_ID,
     mailFrom: config.MAIL_FROM,
-    messageIdDomain: config.MESSAGE_ID_DOMAIN,
+    // shop, localizer, messageIdDomain, replyTo: the very settings POST /preview composes with.
+    ...compose.settings,
     faultPauseBeforeRecordMs: config.FAULT_PAUSE_BEFORE_RECORD_MS,
   });
   const consumer = createOrderConfirmedConsumer({
@@ -170,6 +193,7 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
     logger,
     adminToken: config.ADMIN_TOKEN,
     retryAfterSeconds: RETRY_AFTER_SECONDS,
+    preview: compose,
   });
   return { ...parts, app };
 }

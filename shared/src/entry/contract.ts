@@ -9,3 +9,4 @@ export * from '../order-event';
 export * from '../currency';
 export * from '../text-rules';
 export * from '../email-address';
+export * from '../order-totals';

@@ -2,8 +2,13 @@ import { ORDER_CONFIRMED_EVENT_TYPE, type OrderConfirmedEvent } from '@order-mai
 import type { Logger } from '@order-mail/shared/logger';
 import { isSendClaim, type DeliveryLedger, type SendClaim, type WithoutSendClaim } from './delivery-ledger';
 import type { DeliveryIds, DeliveryOutcome, MessageHistory } from './delivery-outcome';
-import { buildOrderConfirmationEmail, ORDER_CONFIRMATION_TEMPLATE, type OrderEmail } from './order-email';
-import type { MailTransport, TemplateRenderer, WorkerMetrics } from './ports';
+import {
+  buildOrderConfirmationEmail,
+  ORDER_CONFIRMATION_TEMPLATE,
+  type OrderEmail,
+  type ShopIdentity,
+} from './order-email';
+import type { Localizer, MailTransport, TemplateRenderer, WorkerMetrics } from './ports';
 import type { RetrySchedule } from './retry-policy';
 import { renderEmail, sendAndRecord, type SendJob } from './send-steps';
 
@@ -22,6 +27,12 @@ export interface MailWorkerDeps {
   mailFrom: string;
   /** Right-hand side of generated Message-IDs. */
   messageIdDomain: string;
+  /** The shop the emails present (name, logo, colour, support address, company address). */
+  shop: ShopIdentity;
+  /** The message catalogues the emails' copy comes from. */
+  localizer: Localizer;
+  /** `Reply-To:` of every email; none when unset. */
+  replyTo?: string;
   /** Test-only fault injection: pause between the SMTP server's acceptance and the ledger's record. */
   faultPauseBeforeRecordMs?: number;
 }
@@ -46,7 +57,12 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
     async process(event, history, messageLog = deps.logger) {
       const ids = idsOf(event);
       const log = messageLog.child(ids);
-      const email = buildOrderConfirmationEmail(event, deps.messageIdDomain);
+      const email = buildOrderConfirmationEmail(event, {
+        shop: deps.shop,
+        localizer: deps.localizer,
+        messageIdDomain: deps.messageIdDomain,
+        replyTo: deps.replyTo,
+      });
       const claim = await claimDelivery(deps, ids, email, history);
       if (!isSendClaim(claim)) return outcomeWithoutSending(deps, claim, ids, log);
       noteResend(deps, claim, log);

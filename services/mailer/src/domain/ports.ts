@@ -11,14 +11,55 @@ export interface TemplateRenderer {
   render(template: string, model: object): RenderedEmail;
 }
 
+/** A mailbox with a display name, e.g. `{ name: 'Ada Lovelace', address: 'ada@example.com' }`. */
+export interface MailAddress {
+  /** The display name (raw; the transport encodes it for the header). */
+  name: string;
+  address: string;
+}
+
 export interface OutgoingMail {
   from: string;
-  to: string;
+  /** The customer, with their display name: `To: Ada Lovelace <ada@example.com>`. */
+  to: MailAddress;
+  /** `Reply-To:` (an address or `Name <address>`); none when unset. */
+  replyTo?: string;
   subject: string;
   messageId: string;
   html: string;
   text: string;
   headers: Record<string, string>;
+}
+
+/** Writing direction of a language: `rtl` for Arabic and Hebrew, `ltr` for the others shipped. */
+export type TextDirection = 'ltr' | 'rtl';
+
+/** Values a message is formatted with: texts (already formatted amounts, names) and numbers (plurals). */
+export type MessageValues = Record<string, string | number>;
+
+/** The copy of one language, as the email builder reads it (see {@link Localizer}). */
+export interface LocalizedCopy {
+  /** The catalogue's language, e.g. `de` for a `de-CH` customer: the HTML's `lang`. */
+  language: string;
+  /** The language's writing direction: the HTML's `dir`, and which side the layout starts on. */
+  dir: TextDirection;
+  /**
+   * The message `key` of this language's catalogue formatted with `values` (ICU MessageFormat:
+   * `{name}` arguments, `{count, plural, one {…} other {…}}`). Throws naming the key when the
+   * catalogues have no such key or a value the message uses is missing.
+   */
+  t(key: string, values?: MessageValues): string;
+}
+
+/** The message catalogues (`locales/<language>.json`), compiled once; the adapter implements it. */
+export interface Localizer {
+  /** The languages with a catalogue, the default language first. */
+  readonly languages: readonly string[];
+  /**
+   * The copy for a customer's BCP 47 `locale`: the best catalogue for it (`de-CH` → `de`), or the
+   * default language's (`en`) when none fits.
+   */
+  localize(locale: string): LocalizedCopy;
 }
 
 export interface SendReceipt {

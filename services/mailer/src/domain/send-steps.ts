@@ -75,6 +75,7 @@ export async function sendAndRecord(deps: MailWorkerDeps, job: SendJob): Promise
     const receipt = await deps.transport.send({
       from: deps.mailFrom,
       to: email.to,
+      replyTo: email.replyTo,
       subject: email.subject,
       messageId,
       html: rendered.html,
@@ -111,7 +112,7 @@ async function recordSent(
     // Only possible when this send outlived the grace period and another attempt resent it.
     log.error({ attempt }, 'another attempt had already sent this order: a duplicate email went out');
   }
-  log.info({ recipient: maskEmail(email.to), attempt, smtpResponse: receipt.response }, 'email sent');
+  log.info({ recipient: maskEmail(email.to.address), attempt, smtpResponse: receipt.response }, 'email sent');
   return { ...ids, action: 'ack', result: 'sent', smtpResponse: receipt.response };
 }
 

@@ -19,6 +19,7 @@ import { compileTemplates } from '../../src/adapters/templates/template-renderer
 import type { DeliveryOutcome, MessageHistory } from '../../src/domain/delivery-outcome';
 import { createMailWorker, type MailWorker } from '../../src/domain/mail-worker';
 import type { TemplateRenderer } from '../../src/domain/ports';
+import { englishLocalizer, SHOP } from '../unit/fakes/worker-ports';
 
 interface Setup {
   sink: SmtpCatcher;
@@ -81,6 +82,7 @@ describe('the attempt count of a dead letter (mail worker, real SMTP server, Pos
   const { schema } = uniqueStackNames();
   const logger = pino({ level: 'silent' });
   const metrics = createMailerMetrics(createMetricsRegistry('mailer'), { retryAttempts: 3 });
+  const localizer = englishLocalizer();
   let pool: Pool;
   let ledger: PgDeliveryLedger;
   let realTemplates: TemplateRenderer;
@@ -133,6 +135,8 @@ describe('the attempt count of a dead letter (mail worker, real SMTP server, Pos
         workerId: 'dla',
         mailFrom: 'Test Shop <orders@shop.example>',
         messageIdDomain: 'shop.example',
+        shop: SHOP,
+        localizer,
       });
       arrange({ sink, proxy, templates });
       const orderId = `DLA-${randomUUID().slice(0, 8)}`;

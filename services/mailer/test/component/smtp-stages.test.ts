@@ -20,6 +20,7 @@ import type { DeliveryStatus } from '../../src/domain/delivery-ledger';
 import type { DeliveryOutcome, MessageHistory } from '../../src/domain/delivery-outcome';
 import { createMailWorker } from '../../src/domain/mail-worker';
 import type { TemplateRenderer } from '../../src/domain/ports';
+import { englishLocalizer, SHOP } from '../unit/fakes/worker-ports';
 
 /**
  * Timeouts of a row: `socket` lets the socket (and greeting) timeout end a stalled session,
@@ -187,6 +188,7 @@ describe('SMTP sessions cut at each stage (mail worker, real SMTP server behind 
   let templates: TemplateRenderer;
   let largeTemplates: TemplateRenderer;
   const metrics = createMailerMetrics(createMetricsRegistry('mailer'), { retryAttempts: 1 });
+  const localizer = englishLocalizer();
 
   beforeAll(async () => {
     pool = new Pool({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
@@ -220,6 +222,8 @@ describe('SMTP sessions cut at each stage (mail worker, real SMTP server behind 
         workerId: 'stages',
         mailFrom: 'Test Shop <orders@shop.example>',
         messageIdDomain: 'shop.example',
+        shop: SHOP,
+        localizer,
       });
       const orderId = `STG-${randomUUID().slice(0, 8)}`;
       const acceptedOfOrder = () => sink.mails.filter((m) => m.headers.get('x-order-id') === orderId).length;

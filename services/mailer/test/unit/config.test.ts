@@ -36,6 +36,8 @@ describe('loadMailerConfig', () => {
         SMTP_CHECK_INTERVAL_MS: 30_000,
         MAIL_FROM: 'Order Confirmations <orders@example.com>',
         MESSAGE_ID_DOMAIN: 'example.com',
+        SHOP_NAME: 'Order Confirmations',
+        BRAND_COLOR: '#1f5fa8',
         WORKER_ID: expect.any(String),
         SHUTDOWN_TIMEOUT_MS: 10000,
         HTTP_HEADERS_TIMEOUT_MS: 5000,
@@ -191,6 +193,76 @@ describe('loadMailerConfig', () => {
         );
       },
     );
+  });
+
+  describe('shop settings (the email shows them)', () => {
+    it.each([
+      ['a display name', { MAIL_FROM: 'Fine Teas <orders@tea.example>' }, 'Fine Teas'],
+      ['a bare address', { MAIL_FROM: 'orders@tea.example' }, 'tea.example'],
+      ['an empty display name', { MAIL_FROM: '<orders@tea.example>' }, 'tea.example'],
+      ['SHOP_NAME set', { MAIL_FROM: 'Fine Teas <orders@tea.example>', SHOP_NAME: '  Tea & Co.  ' }, 'Tea & Co.'],
+    ])('when MAIL_FROM has %s, then SHOP_NAME is %p', (_case, env, expected) => {
+      // Act
+      const config = loadMailerConfig(env);
+
+      // Assert
+      expect(config.SHOP_NAME).toBe(expected);
+    });
+
+    it.each([
+      ['neither is set', {}, undefined],
+      ['only SUPPORT_EMAIL is set', { SUPPORT_EMAIL: 'help@tea.example' }, 'help@tea.example'],
+      [
+        'both are set',
+        { SUPPORT_EMAIL: 'help@tea.example', REPLY_TO: 'Tea Team <team@tea.example>' },
+        'Tea Team <team@tea.example>',
+      ],
+    ])('when %s, then REPLY_TO is %p', (_case, env, expected) => {
+      // Act
+      const config = loadMailerConfig(env);
+
+      // Assert
+      expect(config.REPLY_TO).toBe(expected);
+    });
+
+    it('when every shop setting is given, then each is kept as given (the colour in lower case)', () => {
+      // Arrange
+      const env = {
+        SHOP_URL: 'https://tea.example/',
+        SHOP_LOGO_URL: 'https://cdn.tea.example/logo.png',
+        BRAND_COLOR: '#AA3300',
+        SUPPORT_EMAIL: 'help@tea.example',
+        COMPANY_ADDRESS: 'Fine Teas Ltd, 1 Leaf Lane, London',
+      };
+
+      // Act
+      const config = loadMailerConfig(env);
+
+      // Assert
+      expect(config).toMatchObject({ ...env, BRAND_COLOR: '#aa3300' });
+    });
+
+    it.each([
+      ['SHOP_URL', 'http://tea.example'],
+      ['SHOP_URL', 'tea.example'],
+      ['SHOP_URL', 'https://user:pass@tea.example'],
+      ['SHOP_LOGO_URL', 'javascript:alert(1)'],
+      ['SHOP_LOGO_URL', 'https://cdn.tea.example/a logo.png'],
+      ['BRAND_COLOR', 'blue'],
+      ['BRAND_COLOR', '#abc'],
+      ['SUPPORT_EMAIL', 'Tea Help <help@tea.example>'],
+      ['SUPPORT_EMAIL', 'help'],
+      ['COMPANY_ADDRESS', 'Fine Teas Ltd\n1 Leaf Lane'],
+      ['COMPANY_ADDRESS', 'x'.repeat(301)],
+      ['SHOP_NAME', 'Tea\u202eShop'],
+      ['REPLY_TO', 'not an address'],
+    ])('when %s is %p, then the error names it', (key, value) => {
+      // Act
+      const err = configError({ [key]: value });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual([key]);
+    });
   });
 
   describe('MAIL_FROM', () => {

@@ -91,7 +91,7 @@ describe('mail worker', () => {
       expect(transport.mails).toEqual([
         {
           from: MAIL_FROM,
-          to: 'ada@example.com',
+          to: { name: 'Ada Lovelace', address: 'ada@example.com' },
           subject: 'Your order A-2002 is confirmed',
           messageId: messageIdOf(event.eventId),
           html: '<p>Order A-2002</p>',

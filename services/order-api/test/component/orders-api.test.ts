@@ -4,7 +4,7 @@ import { loadOrderApiConfig } from '../../src/config';
 import { startOrderApi, type RunningOrderApi } from '../../src/service';
 import { AMQP_URL, connectTestBroker, eventually } from '@test/helpers/broker';
 import { uniqueName } from '@test/helpers/names';
-import { bearer, postJson, sampleOrder, TEST_API_KEY_ENV } from '@test/helpers/orders';
+import { bearer, postJson, sampleFullOrder, sampleOrder, TEST_API_KEY_ENV } from '@test/helpers/orders';
 
 const ROUTING_KEY = 'order.confirmed';
 
@@ -102,8 +102,48 @@ describe('order API with a real RabbitMQ', () => {
     expect(event.eventId).toBe(body.eventId);
     expect(event.schemaVersion).toBe(EVENT_SCHEMA_VERSION);
     expect(Date.parse(event.acceptedAt)).toBeGreaterThanOrEqual(before);
-    expect(event.order).toEqual({ ...order, customer: { ...order.customer } });
+    // A version-1-shaped order: the API adds only placedAt, the acceptance time.
+    expect(event.order).toEqual({ ...order, customer: { ...order.customer }, placedAt: event.acceptedAt });
   });
+
+  it('when a version-2 order with every field is posted, then it answers 202 and its event is schemaVersion 2 with the order as sent', async () => {
+    // Arrange: placedAt, orderUrl, both addresses, shipping, a discount, included VAT, paymentMethod, a matching total
+    const order = sampleFullOrder({ orderId: 'A-full' });
+
+    // Act
+    const res = await postJson(baseUrl, '/orders', order);
+
+    // Assert
+    expect(res.status).toBe(202);
+    const [msg] = await messagesUpToMarker();
+    expect(msg.properties.headers).toMatchObject({ 'x-schema-version': 2 });
+    const json = JSON.parse(msg.content.toString());
+    expect(json).toMatchObject({ schemaVersion: 2, order: { placedAt: '2026-11-25T19:03:51+01:00', total: 10450 } });
+    expect(orderConfirmedEventSchema.parse(json).order).toEqual(order);
+  });
+
+  it.each([
+    ['a total that does not match', sampleFullOrder({ total: 10500 }), 'total', 'computed total 10450 EUR'],
+    [
+      'discounts larger than the order',
+      sampleOrder({ discounts: [{ label: 'Too much', amount: 9999 }] }),
+      'discounts',
+      'cannot be negative',
+    ],
+    ['an http orderUrl', sampleFullOrder({ orderUrl: 'http://shop.example/o/1' }), 'orderUrl', 'https'],
+    ['a card number', sampleFullOrder({ paymentMethod: '4242 4242 4242 4242' }), 'paymentMethod', 'PCI DSS'],
+  ])(
+    'when a version-2 order has %s, then it answers 400 validation_failed at that path and publishes nothing',
+    async (_what, body, path, named) => {
+      const res = await postJson(baseUrl, '/orders', body);
+
+      expect(res.status).toBe(400);
+      const json = (await res.json()) as { error: string; details: { path: string; message: string }[] };
+      expect(json.error).toBe('validation_failed');
+      expect(json.details).toEqual([{ path, message: expect.stringContaining(named) }]);
+      expect(await messagesUpToMarker()).toHaveLength(0);
+    },
+  );
 
   it('when no X-Request-Id is sent, then one is generated, echoed and used as the correlation id', async () => {
     const res = await postJson(baseUrl, '/orders', sampleOrder({ orderId: 'A-gen-id' }));

@@ -147,6 +147,7 @@ function compose(mail: OutgoingMail): Promise<Buffer> {
   return new MailComposer({
     from: mail.from,
     to: mail.to,
+    replyTo: mail.replyTo,
     subject: mail.subject,
     messageId: mail.messageId,
     html: mail.html,
@@ -165,7 +166,7 @@ function sendOptions(
   transmission: Transmission,
 ): SendMailOptions & { [TRANSMISSION_KEY]: Transmission } {
   return {
-    envelope: { from: mail.from, to: [mail.to] },
+    envelope: { from: mail.from, to: [mail.to.address] },
     raw,
     signal: AbortSignal.timeout(timeoutMs),
     [TRANSMISSION_KEY]: transmission,

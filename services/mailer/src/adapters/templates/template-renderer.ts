@@ -4,10 +4,11 @@ import Handlebars from 'handlebars';
 import mjml2html from 'mjml';
 import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import type { RenderedEmail, TemplateRenderer } from '../../domain/ports';
+import { wrapText } from './text-layout';
 
 const TEMPLATES_DIR = path.resolve(__dirname, '../../../templates');
 
-type Fill = (model: object) => string;
+type Fill = (model: object, options?: Handlebars.RuntimeOptions) => string;
 
 /**
  * Handlebars' strict mode does not check a block helper's argument, so `{{#each items}}` over a
@@ -26,11 +27,36 @@ function createStrictHandlebars(): typeof Handlebars {
 }
 
 /**
+ * The compiled HTML with its physical sides made logical: every `text-align:left|right`,
+ * `align="left|right"` and `direction:ltr` (MJML writes these itself, e.g. on every column, and
+ * templates are written left to right) becomes `{{@start}}`, `{{@end}}` or `{{@dir}}`, which
+ * `render` fills from the model's `dir`. So one compiled template gives the mirrored layout for
+ * right-to-left languages: text starts on the right, tables run right to left. Centred content
+ * and everything Handlebars fills in (the data) are left alone.
+ */
+export function mirrorable(html: string): string {
+  return html
+    .replace(/direction:\s*ltr/g, 'direction:{{@dir}}')
+    .replace(/text-align:\s*left/g, 'text-align:{{@start}}')
+    .replace(/text-align:\s*right/g, 'text-align:{{@end}}')
+    .replace(/ align="left"/g, ' align="{{@start}}"')
+    .replace(/ align="right"/g, ' align="{{@end}}"');
+}
+
+/** What `mirrorable`'s placeholders are filled with: the model's `dir` (`ltr` unless it says `rtl`) and its sides. */
+function directionData(model: object): { dir: 'ltr' | 'rtl'; start: 'left' | 'right'; end: 'left' | 'right' } {
+  return (model as { dir?: unknown }).dir === 'rtl'
+    ? { dir: 'rtl', start: 'right', end: 'left' }
+    : { dir: 'ltr', start: 'left', end: 'right' };
+}
+
+/**
  * Compiles every `<name>.mjml` (+ `<name>.txt`) in a directory once, at start-up: MJML to HTML
  * costs milliseconds, filling the compiled Handlebars template microseconds. Handlebars escapes
- * every `{{value}}` for HTML; the text part is compiled without escaping. `dir` defaults to the
- * service's `templates/`. Rejects when a template is not valid MJML (strict validation), its
- * `.txt` is missing, or the directory holds no `.mjml` at all.
+ * every `{{value}}` for HTML; the text part is compiled without escaping, and its lines are
+ * folded to 72 columns between words (`wrapText`). The HTML's alignments follow the model's `dir`
+ * (`mirrorable`). `dir` defaults to the service's `templates/`. Rejects when a template is not
+ * valid MJML (strict validation), its `.txt` is missing, or the directory holds no `.mjml` at all.
  */
 export async function compileTemplates(dir: string = TEMPLATES_DIR): Promise<TemplateRenderer> {
   const hb = createStrictHandlebars();
@@ -39,13 +65,14 @@ export async function compileTemplates(dir: string = TEMPLATES_DIR): Promise<Tem
   for (const file of files.filter((f) => f.endsWith('.mjml'))) {
     const name = file.slice(0, -'.mjml'.length);
     const source = await readFile(path.join(dir, file), 'utf8');
-    const result = await mjml2html(source, { validationLevel: 'strict', filePath: dir });
+    // keepComments: false: the template's comments are for its readers, not for the customer's inbox.
+    const result = await mjml2html(source, { validationLevel: 'strict', filePath: dir, keepComments: false });
     if (result.errors.length > 0) {
       throw new Error(`MJML template ${file} is invalid: ${result.errors.map((e) => e.formattedMessage).join('; ')}`);
     }
     const textSource = await readFile(path.join(dir, `${name}.txt`), 'utf8');
     compiled.set(name, {
-      html: hb.compile(result.html, { strict: true }),
+      html: hb.compile(mirrorable(result.html), { strict: true }),
       text: hb.compile(textSource, { strict: true, noEscape: true }),
     });
   }
@@ -56,7 +83,8 @@ export async function compileTemplates(dir: string = TEMPLATES_DIR): Promise<Tem
       const t = compiled.get(template);
       if (!t) throw new AppError(ErrorCodes.TEMPLATE_NOT_FOUND, `Unknown template "${template}"`);
       try {
-        return { html: t.html(model), text: t.text(model) };
+        const data = directionData(model);
+        return { html: t.html(model, { data }), text: wrapText(t.text(model, { data })) };
       } catch (err) {
         throw new AppError(
           ErrorCodes.RENDER_FAILED,

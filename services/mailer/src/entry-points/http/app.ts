@@ -28,6 +28,8 @@ import type { PgDeliveryLedger } from '../../adapters/db/delivery-ledger-pg';
 import type { DeadLetterStore } from '../../adapters/broker/dead-letter-store';
 import { DEAD_LETTER_REASON_DESCRIPTIONS, isDeadLetterReason } from '../../domain/dead-letter-reasons';
 import { DELIVERY_STATUSES } from '../../domain/delivery-ledger';
+import type { ComposeOrderEmailDeps } from '../../domain/compose-order-email';
+import { createPreviewRouter } from './preview-route';
 
 export interface MailerAppDeps {
   registry: Registry;
@@ -37,6 +39,8 @@ export interface MailerAppDeps {
   logger: Logger;
   adminToken?: string;
   retryAfterSeconds: number;
+  /** The worker's templates and email settings, for `POST /preview`; absent: no such route. */
+  preview?: ComposeOrderEmailDeps;
 }
 
 const parse = <S extends z.ZodType>(schema: S, input: unknown): z.output<S> =>
@@ -168,14 +172,21 @@ function requireToken(token: string | undefined): RequestHandler {
   };
 }
 
-/** The mailer's HTTP side: health, readiness, metrics, and the admin API for deliveries and dead letters. */
+/**
+ * The mailer's HTTP side: health, readiness, metrics, the admin API for deliveries and dead
+ * letters, and `POST /preview` (preview-route.ts) when given `preview`.
+ */
 export function createMailerApp(deps: MailerAppDeps): express.Express {
   const { ledger, deadLetters, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.use(createHttpMetrics(deps.registry));
   app.use(assignRequestId);
-  // No route reads more; refused before authentication or anything else reads the body.
+  // POST /preview takes an order (up to 64 KiB): its own body limit, then the admin token.
+  if (deps.preview) {
+    app.use(createPreviewRouter({ authenticate: requireToken(deps.adminToken), compose: deps.preview, logger }));
+  }
+  // No other route reads more; refused before authentication or anything else reads the body.
   app.use(refuseDeclaredBodyOver(ADMIN_MAX_BODY_BYTES));
   app.use(createOpsRouter({ registry: deps.registry, checks: deps.checks }));
 

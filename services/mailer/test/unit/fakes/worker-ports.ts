@@ -4,9 +4,12 @@
  * the PostgreSQL adapter does to a row, plus scripted overrides for the races that are awkward
  * to stage (`claimLost`, `alreadySent`); the transport plays a script of replies and failures.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ORDER_CONFIRMED_EVENT_TYPE } from '@order-mail/shared/contract';
 import type { Logger } from '@order-mail/shared/logger';
 import { capturingLogger, type LogLine } from '@test/helpers/logs';
+import { compileCatalogues, DEFAULT_LANGUAGE, LOCALES_DIR } from '../../../src/adapters/i18n/message-catalogues';
 import type { SendErrorFacts } from '../../../src/domain/classify-failure';
 import {
   decideClaim,
@@ -28,6 +31,8 @@ import {
   type TemplateRenderer,
   type WorkerMetrics,
 } from '../../../src/domain/ports';
+import type { ShopIdentity } from '../../../src/domain/order-email';
+import type { Localizer } from '../../../src/domain/ports';
 import type { RetrySchedule } from '../../../src/domain/retry-policy';
 
 /** A short schedule: three retries, then the message is dead-lettered. */
@@ -35,6 +40,16 @@ export const SCHEDULE: RetrySchedule = { delaysMs: [1_000, 5_000, 30_000], unkno
 export const MAIL_FROM = 'Shop <orders@shop.example>';
 export const MESSAGE_ID_DOMAIN = 'mail.shop.example';
 export const WORKER_ID = 'worker-1';
+export const SHOP: ShopIdentity = { name: 'Shop', brandColor: '#1f5fa8' };
+
+/** The real English catalogue (`locales/en.json`), compiled: what the worker's emails say in `en`. */
+export function englishLocalizer(): Localizer {
+  const en = JSON.parse(readFileSync(path.join(LOCALES_DIR, `${DEFAULT_LANGUAGE}.json`), 'utf8')) as Record<
+    string,
+    string
+  >;
+  return compileCatalogues(new Map([[DEFAULT_LANGUAGE, en]]));
+}
 
 /** A fresh message's history (no earlier copies), with `overrides`. */
 export function freshHistory(overrides: Partial<MessageHistory> = {}): MessageHistory {
@@ -301,6 +316,7 @@ export function workerHarness(deps: Partial<MailWorkerDeps> = {}): WorkerHarness
   const metrics = new FakeMetrics();
   const logs: LogLine[] = [];
   const logger = capturingLogger(logs);
+  const localizer = englishLocalizer();
   const depsFor = (workerId: string): MailWorkerDeps => ({
     transport,
     templates: renderer,
@@ -311,6 +327,8 @@ export function workerHarness(deps: Partial<MailWorkerDeps> = {}): WorkerHarness
     workerId,
     mailFrom: MAIL_FROM,
     messageIdDomain: MESSAGE_ID_DOMAIN,
+    shop: SHOP,
+    localizer,
     ...deps,
   });
   return {
