@@ -1,11 +1,10 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { computeOrderTotals } from '@order-mail/shared/contract';
+import { computeOrderTotals, parseOrder } from '@order-mail/shared/contract';
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import type { ComposeOrderEmailDeps } from '../../services/mailer/src/domain/compose-order-email';
 import { formatMoney } from '../../services/mailer/src/domain/money';
 import {
-  parseOrderAsApi,
   previewOrderEmail,
   type OrderEmailPreview,
   type PreviewRequest,
@@ -170,7 +169,7 @@ describe('the confirmation email in a real browser (headless Chromium)', () => {
     let locale: string;
 
     beforeAll(() => {
-      const order = parseOrderAsApi(JSON.parse(readFileSync(path.join(SAMPLES_DIR, c.file), 'utf8')));
+      const order = parseOrder(JSON.parse(readFileSync(path.join(SAMPLES_DIR, c.file), 'utf8')));
       request = { order, locale: c.locale };
       locale = c.locale ?? order.customer.locale;
       email = previewOrderEmail(

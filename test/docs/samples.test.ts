@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { minorUnitDigits, type Order } from '@order-mail/shared/contract';
-import { parseOrder } from '../../services/order-api/src/domain/order-confirmed-event';
+import { minorUnitDigits, parseOrder, type Order } from '@order-mail/shared/contract';
 
 // samples/ (README, "Preview"): order bodies as POST /orders takes them, rendered by
 // `npm run preview` and by test/browser/email-rendering.test.ts.

@@ -10,3 +10,4 @@ export * from '../currency';
 export * from '../text-rules';
 export * from '../email-address';
 export * from '../order-totals';
+export * from '../order-intake';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AppError,
+  parseOrder,
   problemOf,
   type FieldIssue,
   type HttpErrorCode,
@@ -11,7 +12,6 @@ import { jsonOf } from '@test/helpers/http';
 import { sampleOrder } from '@test/helpers/orders';
 import { closedPort } from '@test/helpers/ports';
 import { ADMIN_AUTH, mailerEnv, uniqueStackNames } from '@test/helpers/stack';
-import { parseOrder } from '../../../order-api/src/domain/order-confirmed-event';
 import { loadMailerConfig } from '../../src/config';
 import { previewOrderEmail } from '../../src/domain/order-preview';
 import { composeDepsFromConfig, startMailer, type RunningMailer } from '../../src/service';

@@ -1,5 +1,5 @@
 import { AppError, ErrorCodes, type FieldIssue } from '@order-mail/shared/contract';
-import { buildOrderConfirmedEvent, parseOrder } from '../../src/domain/order-confirmed-event';
+import { buildOrderConfirmedEvent, parseOrder } from '@order-mail/shared/contract';
 import { sampleFullOrder, sampleOrder } from '@test/helpers/orders';
 
 /** The details of parseOrder's VALIDATION_FAILED for `body`, or `[]` when it accepts it. */

@@ -1,5 +1,5 @@
 import { AppError, ErrorCodes, MAX_UNIT_PRICE } from '@order-mail/shared/contract';
-import { parseOrder } from '../../src/domain/order-confirmed-event';
+import { parseOrder } from '@order-mail/shared/contract';
 
 type Json = Record<string, unknown>;
 

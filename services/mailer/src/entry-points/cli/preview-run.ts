@@ -3,7 +3,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isAppError, type FieldIssue } from '@order-mail/shared/contract';
 import type { ComposeOrderEmailDeps } from '../../domain/compose-order-email';
-import { localeSchema, parseOrderAsApi, previewOrderEmail, type OrderEmailPreview } from '../../domain/order-preview';
+import { parseOrder } from '@order-mail/shared/contract';
+import { localeSchema, previewOrderEmail, type OrderEmailPreview } from '../../domain/order-preview';
 import {
   EMAIL_WIDTHS,
   parsePreviewArgs,
@@ -52,7 +53,7 @@ async function readOrder(file: string, shown: string) {
     throw new PreviewFailure(`${shown} is not JSON: ${(err as Error).message}`, 1);
   }
   try {
-    return parseOrderAsApi(body);
+    return parseOrder(body);
   } catch (err) {
     if (!isAppError(err)) throw err;
     const details = (err.details ?? []) as FieldIssue[];

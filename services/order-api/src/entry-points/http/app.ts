@@ -13,7 +13,7 @@ import {
   verifyUtf8JsonBody,
 } from '@order-mail/shared/http';
 import { createHttpMetrics } from '@order-mail/shared/metrics';
-import { buildOrderConfirmedEvent, parseOrder } from '../../domain/order-confirmed-event';
+import { buildOrderConfirmedEvent, parseOrder } from '@order-mail/shared/contract';
 import type { OrderEventPublisher } from '../../adapters/broker/order-event-publisher';
 import type { OrderApiMetrics } from '../../adapters/metrics/order-api-metrics';
 import type { ApiKey } from '../../domain/api-keys';

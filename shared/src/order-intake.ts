@@ -1,22 +1,24 @@
+import { AppError, ErrorCodes } from './errors';
 import {
-  AppError,
-  ErrorCodes,
   EVENT_SCHEMA_VERSION,
   ORDER_CONFIRMED_EVENT_TYPE,
   orderSchema,
-  orderTotalIssues,
-  parseOrThrow,
   type Order,
   type OrderConfirmedEvent,
-} from '@order-mail/shared/contract';
+} from './order-event';
+import { orderTotalIssues } from './order-totals';
+import { parseOrThrow } from './validation';
 
-const INVALID_ORDER = 'The order is not valid';
+/** The message of the 400 for an invalid order (`POST /orders`, and `POST /preview` in the mailer). */
+export const INVALID_ORDER = 'The order is not valid';
 
 /**
  * Validates a request body as an order: first every field (`orderSchema`), then its amounts
  * (`orderTotalIssues`: a negative total, at path `discounts`; a `total` that differs from
- * `computeOrderTotals`, at path `total`, naming both amounts). Pure. Returns the normalised order;
- * throws AppError VALIDATION_FAILED (HTTP 400) with one `{ path, message }` detail per problem.
+ * `computeOrderTotals`, at path `total`, naming both amounts). Pure; the one check both the order
+ * API and the mailer's preview run, so a preview refuses exactly what the API refuses. Returns the
+ * normalised order; throws AppError VALIDATION_FAILED (HTTP 400) with one `{ path, message }`
+ * detail per problem.
  */
 export function parseOrder(body: unknown): Order {
   const order = parseOrThrow(orderSchema, body, INVALID_ORDER);
