@@ -1,12 +1,40 @@
 import { minorUnitDigits } from '@order-mail/shared/contract';
 
-/** Formats an integer amount of minor units (ISO 4217) for a currency and the customer's locale. */
+/** U+2066 LEFT-TO-RIGHT ISOLATE and U+2069 POP DIRECTIONAL ISOLATE (UAX #9, since Unicode 6.3). */
+const LRI = '\u2066';
+const PDI = '\u2069';
+const LATIN_LETTER = /[A-Za-z]/;
+
+/** Whether a locale's script is written right to left (`Intl.Locale#getTextInfo`, TC39 Intl Locale Info). */
+function isRightToLeft(locale: string): boolean {
+  const info = new Intl.Locale(locale) as Intl.Locale & { getTextInfo?: () => { direction?: string } };
+  return info.getTextInfo?.().direction === 'rtl';
+}
+
+/**
+ * Formats an integer amount of minor units (ISO 4217) for a currency and the customer's locale.
+ *
+ * In a right-to-left locale a currency symbol made of Latin letters and a sign (`UK£`, `US$`) is
+ * wrapped in a left-to-right isolate: without it the Unicode bidi algorithm (UAX #9, rules W5-N2)
+ * leaves the sign neutral after the letters and moves it to the far side (`£UK 89.00`); isolated,
+ * the symbol is one left-to-right unit that sits where CLDR's pattern puts it, for positive and
+ * negative amounts alike (`UK£ 89.00`, `UK£ -26.70` as an Arabic reader sees them). Nothing
+ * changes for left-to-right locales or native symbols (`₪`, `د.إ.`).
+ */
 export function formatMoney(minorUnits: number, currency: string, locale: string): string {
   const digits = minorUnitDigits(currency);
-  return new Intl.NumberFormat(locale, {
+  const format = new Intl.NumberFormat(locale, {
     style: 'currency',
     currency,
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
-  }).format(minorUnits / 10 ** digits);
+  });
+  const amount = minorUnits / 10 ** digits;
+  if (!isRightToLeft(locale)) return format.format(amount);
+  return format
+    .formatToParts(amount)
+    .map((part) =>
+      part.type === 'currency' && LATIN_LETTER.test(part.value) ? `${LRI}${part.value}${PDI}` : part.value,
+    )
+    .join('');
 }

@@ -82,6 +82,28 @@ describe('formatMoney', () => {
     expect(result).toBe(expected);
   });
 
+  it.each([
+    ['GBP', 'ar', 8900, 'UK£'],
+    ['USD', 'ar', -2670, 'US$'],
+    ['GBP', 'he', 8900, null],
+    ['ILS', 'he', 8900, null],
+    ['AED', 'ar', 8900, null],
+    ['GBP', 'en', 8900, null],
+  ])(
+    'when %s is formatted for %s, then a Latin currency symbol in a right-to-left locale is a left-to-right isolate',
+    (currency, locale, minor, latinSymbol) => {
+      // Arrange
+      const plain = new Intl.NumberFormat(locale, { style: 'currency', currency }).format(minor / 100);
+
+      // Act
+      const result = formatMoney(minor, currency, locale);
+
+      // Assert
+      if (latinSymbol === null) expect(result).toBe(plain);
+      else expect(result).toBe(plain.replace(latinSymbol, `\u2066${latinSymbol}\u2069`));
+    },
+  );
+
   it('when JPY is formatted for "ja", then it shows whole yen without decimals', () => {
     // Arrange: ICU's Japanese locale uses the full-width yen sign, so compare against Intl itself.
     const expected = new Intl.NumberFormat('ja', { style: 'currency', currency: 'JPY' }).format(1999);
