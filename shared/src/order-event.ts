@@ -202,11 +202,13 @@ const taxSchema = z.strictObject({
 });
 
 /**
- * 12 or more decimal digits (any script's, Unicode Nd) in a row, counting runs of spaces (Unicode
- * Zs), dots, hyphen-minus and Unicode dashes between two digits as nothing: what a payment card
- * number looks like (ISO/IEC 7812 PANs have 8-19 digits; 12 leaves room for "•••• 4242" and dates).
+ * 12 or more decimal digits (any script's, Unicode Nd) in a row, counting any 1-3 characters that
+ * are neither letters nor digits between two digits (spaces, dots, dashes, slashes, underscores,
+ * commas, middle dots…) as nothing: what a payment card number looks like however it is grouped
+ * (ISO/IEC 7812 PANs have 8-19 digits; 12 leaves room for "•••• 4242" and dates; a mask such as
+ * "•••• ••••" between digits is longer than 3 and keeps them apart).
  */
-const CARD_NUMBER = /\p{Nd}(?:[\p{Zs}.\-\u2010-\u2015\u2212]*\p{Nd}){11,}/u;
+const CARD_NUMBER = /\p{Nd}(?:[^\p{L}\p{Nd}]{0,3}\p{Nd}){11,}/u;
 
 const paymentMethodSchema = singleLineText({ min: 1, max: 100 }).refine((text) => !CARD_NUMBER.test(text), {
   message:

@@ -299,7 +299,6 @@ describe('orderSchema, version-2 fields', () => {
       ['a wallet', 'PayPal'],
       ['an IBAN-style mask', 'SEPA DE89 •••• •••• 3000'],
       ['11 digits in a row', 'Ref 12345678901'],
-      ['digits broken by other characters', 'Card 4242/4242/4242/4242'],
       ['100 characters', 'p'.repeat(100)],
     ])('when it is %s, then it is accepted', (_label, paymentMethod) => {
       expect(orderSchema.parse(order({ paymentMethod })).paymentMethod).toBe(paymentMethod);
@@ -314,6 +313,10 @@ describe('orderSchema, version-2 fields', () => {
       ['exactly 12 digits', 'Card 123456789012'],
       ['full-width digits', 'Card ４２４２４２４２４２４２４２４２'],
       ['digits with no-break spaces', 'Card 4242\u00a04242\u00a04242\u00a04242'],
+      ['a card number with slashes', 'Card 4242/4242/4242/4242'],
+      ['a card number with underscores', '4242_4242_4242_4242'],
+      ['a card number with commas', '4242,4242,4242,4242'],
+      ['a card number with middle dots', '4242\u00b74242\u00b74242\u00b74242'],
     ])('when it holds %s, then it is refused naming card numbers and PCI DSS', (_label, paymentMethod) => {
       const message = messagesAt(order({ paymentMethod }), 'paymentMethod').join();
 

@@ -62,7 +62,8 @@ describe('order to inbox, end to end', () => {
       for (const item of order.items) {
         const line = item.unitPrice * item.quantity;
         total += line;
-        expect(mail.text).toContain(`${item.name} x ${item.quantity}: ${format(line)}`);
+        expect(mail.text).toContain(`- ${item.name}: ${format(line)}\n`);
+        expect(mail.text).toContain(`${item.quantity} × ${format(item.unitPrice)}`);
         expect(html).toContain(format(line));
       }
       expect(mail.text).toContain(`Total: ${format(total)}`);

@@ -81,7 +81,6 @@ export interface ItemLine {
   imageUrl?: string;
   quantity: number;
   /** `quantity` formatted for the customer's locale ("1,000"). */
-  quantityText: string;
   unitPrice: string;
   /** unitPrice × quantity. */
   lineTotal: string;
@@ -176,7 +175,7 @@ export function buildOrderConfirmationEmail(event: OrderConfirmedEvent, settings
       orderId: order.orderId,
       customerName: order.customer.name,
       placedAt: formatPlacedAt(orderPlacedAt(event), locale),
-      itemCount: items.length,
+      itemCount: unitCount(order),
       hasImages: items.some((item) => item.imageUrl !== undefined),
       items,
       ...summaryLines(order, totals, copy, money),
@@ -209,7 +208,6 @@ function itemLines(items: Order['items'], copy: LocalizedCopy, locale: string, m
       variant: item.variant,
       imageUrl: item.imageUrl,
       quantity: item.quantity,
-      quantityText,
       unitPrice,
       lineTotal: money(item.unitPrice * item.quantity),
       quantityTimesPrice: unitLine.map((part) => part.text).join(''),
@@ -269,7 +267,7 @@ function emailCopy(
 ): EmailCopy {
   const { order } = values.event;
   const customerName = isolate(order.customer.name, copy.dir);
-  const itemCount = order.items.length;
+  const itemCount = unitCount(order);
   const { t } = copy;
   return {
     subject: t('subject', { orderId: order.orderId }),
@@ -290,4 +288,9 @@ function emailCopy(
     support: values.supportEmail ? t('supportWithEmail', { supportEmail: values.supportEmail }) : t('support'),
     footer: t('footer', { shopName: isolate(values.shopName, copy.dir) }),
   };
+}
+
+/** The units ordered, not the lines: two of one product and one of another are "3 items", as a receipt counts them. */
+function unitCount(order: { items: readonly { quantity: number }[] }): number {
+  return order.items.reduce((sum, item) => sum + item.quantity, 0);
 }

@@ -321,13 +321,13 @@ describe('buildOrderConfirmationEmail', () => {
       // Assert
       expect(model.t).toEqual({
         subject: 'Your order A-1001 is confirmed',
-        preheader: 'Thank you, Ada Lovelace: 2 items, €104.50 in total.',
+        preheader: 'Thank you, Ada Lovelace: 3 items, €104.50 in total.',
         heading: 'Order confirmed',
         greeting: 'Hi Ada Lovelace,',
         intro: 'Thank you for your order. We have received it and will let you know as soon as it ships.',
         orderNumber: 'Order number',
         orderDate: 'Order date',
-        itemCount: '2 items',
+        itemCount: '3 items',
         columnItem: 'Item',
         columnLineTotal: 'Total',
         total: 'Total',
@@ -341,19 +341,25 @@ describe('buildOrderConfirmationEmail', () => {
     });
 
     it.each([
-      [1, '1 item'],
-      [2, '2 items'],
-    ])('when the order has %i item(s), then the count reads %p (ICU plural)', (count, text) => {
-      // Arrange
-      const order = sampleOrder({ items: sampleOrder().items.slice(0, count) });
+      [[1], 1, '1 item'],
+      [[2], 2, '2 items'],
+      [[2, 1], 3, '3 items'],
+    ])(
+      'when the order has lines of quantities %j, then it counts %i units and reads %p (ICU plural)',
+      (quantities, count, text) => {
+        // Arrange
+        const order = sampleOrder({
+          items: quantities.map((quantity, i) => ({ sku: `S-${i}`, name: `Item ${i}`, quantity, unitPrice: 100 })),
+        });
 
-      // Act
-      const { model } = build(sampleEvent(order));
+        // Act
+        const { model } = build(sampleEvent(order));
 
-      // Assert
-      expect(model.t.itemCount).toBe(text);
-      expect(model.itemCount).toBe(count);
-    });
+        // Assert
+        expect(model.t.itemCount).toBe(text);
+        expect(model.itemCount).toBe(count);
+      },
+    );
   });
 
   describe('version 1 and version 2 events', () => {
@@ -443,7 +449,6 @@ describe('buildOrderConfirmationEmail', () => {
           variant: 'Colour: blue',
           imageUrl: 'https://shop.example/images/widget.png',
           quantity: 2,
-          quantityText: '2',
           unitPrice: '€19.99',
           lineTotal: '€39.98',
           quantityTimesPrice: '2 × €19.99',
@@ -455,7 +460,6 @@ describe('buildOrderConfirmationEmail', () => {
           variant: 'Size M',
           imageUrl: 'https://shop.example/images/gadget.png',
           quantity: 1,
-          quantityText: '1',
           unitPrice: '€59.52',
           lineTotal: '€59.52',
           quantityTimesPrice: '1 × €59.52',
@@ -626,7 +630,11 @@ describe('buildOrderConfirmationEmail', () => {
       const { model } = build(sampleEvent(order));
 
       // Assert
-      expect(model.items[0]).toMatchObject({ quantity: 1000, quantityText: '1,000', lineTotal: '€50.00' });
+      expect(model.items[0]).toMatchObject({
+        quantity: 1000,
+        quantityTimesPrice: '1,000 × €0.05',
+        lineTotal: '€50.00',
+      });
     });
 
     it('when a JPY order is built, then amounts have no decimals', () => {

@@ -81,12 +81,19 @@ function renderError(renderer: TemplateRenderer, template: string, model: object
   throw new Error('expected render to throw, but it returned');
 }
 
-/** 100 items with 60-character names, variants and images: the largest order the contract allows in items. */
+/** 200 characters of words: the longest item name the contract allows. */
+const LONGEST_NAME = 'Organic cotton long-sleeve shirt with chest pocket, mother-of-pearl buttons, '.repeat(3);
+
+/**
+ * 100 items (the contract's most) with 200-character names (its longest), 60-character variants,
+ * image URLs of 66 characters and 1000 units at the highest price. Longer variants (up to 100) or
+ * image URLs (up to 2000) can take a 100-item email past Gmail's clipping limit: README, "Known limits".
+ */
 function hundredItemOrder(locale = 'en'): OrderInput {
   const items = Array.from({ length: 100 }, (_, i) => ({
     sku: `SKU-${i}`,
-    name: `Organic cotton long-sleeve shirt with chest pocket, no. ${String(i).padStart(4, '0')}`,
-    variant: 'Colour: midnight blue / Size: XL',
+    name: `${String(i).padStart(4, '0')} ${LONGEST_NAME}`.slice(0, 200),
+    variant: 'Colour: midnight blue / Size: XL / Fit: regular / Sleeve 34',
     quantity: 1000,
     unitPrice: 99_999_999,
     imageUrl: `https://cdn.shop.example/images/products/${String(i).padStart(5, '0')}/thumbnail-96x96.jpg`,
@@ -152,8 +159,8 @@ describe('order-confirmation template', () => {
       const { text } = render(sampleFullOrder());
 
       // Assert
-      expect(text).toContain('- Widget x 2: €39.98\n  Colour: blue\n  2 × €19.99\n');
-      expect(text).toContain('- Gadget x 1: €59.52\n  Size M\n  1 × €59.52\n');
+      expect(text).toContain('- Widget: €39.98\n  Colour: blue\n  2 × €19.99\n');
+      expect(text).toContain('- Gadget: €59.52\n  Size M\n  1 × €59.52\n');
       expect(text.match(/^- /gm)).toHaveLength(2);
     });
 
@@ -187,7 +194,7 @@ describe('order-confirmation template', () => {
 
       // Assert
       const body = html.slice(html.indexOf('<body'));
-      expect(body).toMatch(/<div style="display:none;[^"]*">Thank you, Ada Lovelace: 2 items, €104\.50 in total\./);
+      expect(body).toMatch(/<div style="display:none;[^"]*">Thank you, Ada Lovelace: 3 items, €104\.50 in total\./);
     });
 
     it('then a single item renders a single row', () => {
@@ -298,7 +305,7 @@ describe('order-confirmation template', () => {
       );
     });
 
-    it('then every image has an alt: an item image its name, the logo the shop name', () => {
+    it('then every image has an alt: the logo the shop name, an item image an empty one (decorative beside its name, WCAG H67)', () => {
       // Act
       const { html } = render(sampleFullOrder(), FULL_SHOP);
 
@@ -306,7 +313,7 @@ describe('order-confirmation template', () => {
       const images = html.match(/<img\s[^>]*>/g) ?? [];
       expect(images).toHaveLength(3);
       const alts = images.map((img) => /alt="([^"]*)"/.exec(img)?.[1]);
-      expect(alts).toEqual(['Fine Teas', 'Widget', 'Gadget']);
+      expect(alts).toEqual(['Fine Teas', '', '']);
     });
   });
 
@@ -397,11 +404,11 @@ describe('order-confirmation template', () => {
     });
   });
 
-  describe('when the order is as large as the contract allows (100 items, 60-character names, variants, images)', () => {
+  describe('when the order is as large as the contract allows in items and names (100 items, 200-character names, variants, images)', () => {
     it.each(['en', 'de', 'ar'])('then the %s HTML stays under Gmail’s 102 KB clipping limit', (locale) => {
       // Arrange
       const order = hundredItemOrder(locale);
-      expect(order.items.map((item) => item.name.length)).toEqual(Array(100).fill(60));
+      expect(order.items.map((item) => item.name.length)).toEqual(Array(100).fill(200));
 
       // Act
       const { html } = render(order);
@@ -494,7 +501,7 @@ describe('order-confirmation template', () => {
 
       // Assert
       expect(text).toContain(`Hi ${HOSTILE},`);
-      expect(text).toContain(`- ${HOSTILE} x 2: €39.98`);
+      expect(text).toContain(`- ${HOSTILE}: €39.98`);
       expect(text).not.toContain('&lt;');
       expect(text).not.toContain('&amp;');
     });
@@ -562,7 +569,7 @@ describe('order-confirmation template', () => {
       expect((err as AppError).code).toBe(ErrorCodes.RENDER_FAILED);
     });
 
-    it.each(['name', 'quantityText', 'lineTotal', 'quantityTimesPrice'] as const)(
+    it.each(['name', 'lineTotal', 'quantityTimesPrice'] as const)(
       'when an item has no "%s", then render throws AppError ERR_RENDER_FAILED naming it',
       (field) => {
         // Arrange
