@@ -1,37 +1,17 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sampleOrder } from '@test/helpers/orders';
+import { runProcess } from '@test/helpers/processes';
 
-// `npm run preview` as a process: offline (no broker, database or SMTP settings reach anything),
-// from the sources through tsx, as package.json's script runs it.
+// `npm run preview` as a process: offline (runProcess passes only PATH, so no broker, database or
+// SMTP setting reaches it), from the sources through tsx, as package.json's script runs it.
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'services/mailer/src/entry-points/cli/preview.ts');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(command, args, {
-    cwd: ROOT,
-    // Only PATH: no AMQP_URL, DATABASE_URL or SMTP_URL; nothing would answer them anyway.
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
-}
-
 const preview = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, ['--import', 'tsx', CLI, ...args], env);
+  runProcess(process.execPath, ['--import', 'tsx', CLI, ...args], env);
 
 /** Width and height of a PNG, from its IHDR chunk. */
 function pngSize(file: string): { width: number; height: number } {
@@ -96,7 +76,7 @@ describe('npm run preview (as a process)', () => {
   it('when run through npm (package.json "preview"), then it works from the repository root', async () => {
     const out = path.join(dir, 'npm');
 
-    const result = await run('npm', ['run', '--silent', 'preview', '--', 'samples/minimal.json', '--out', out]);
+    const result = await runProcess('npm', ['run', '--silent', 'preview', '--', 'samples/minimal.json', '--out', out]);
 
     expect(result.code).toBe(0);
     expect(readFileSync(path.join(out, 'minimal.txt'), 'utf8')).toContain('A-1001');

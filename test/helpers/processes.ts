@@ -41,11 +41,26 @@ export function runDlqCli(
   args: string[],
   env: Record<string, string> = {},
   options: { compiled?: boolean } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<ProcessRun> {
   const argv = options.compiled
     ? [DLQ_COMPILED, ...args]
     : ['--import', 'tsx', path.join(ROOT, 'services/mailer/src/entry-points/cli/dlq.ts'), ...args];
-  const child = spawn(process.execPath, argv, {
+  return runProcess(process.execPath, argv, env);
+}
+
+/** What a finished process printed, and its exit code (-1 when a signal ended it). */
+export interface ProcessRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `command` from the repository's root with only PATH and `env` in its environment (so no
+ * AMQP_URL, DATABASE_URL or SMTP_URL of the test's leaks in) and resolves once it has closed.
+ */
+export function runProcess(command: string, args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

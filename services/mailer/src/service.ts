@@ -166,8 +166,8 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
     schedule,
     workerId: config.WORKER_ID,
     mailFrom: config.MAIL_FROM,
-    // shop, localizer, messageIdDomain, replyTo: the very settings POST /preview composes with.
-    ...compose.settings,
+    // The very settings POST /preview composes with.
+    email: compose.settings,
     faultPauseBeforeRecordMs: config.FAULT_PAUSE_BEFORE_RECORD_MS,
   });
   const consumer = createOrderConfirmedConsumer({

@@ -6,14 +6,11 @@ import {
   buildOrderConfirmationEmail,
   ORDER_CONFIRMATION_TEMPLATE,
   type OrderEmail,
-  type ShopIdentity,
+  type OrderEmailSettings,
 } from './order-email';
-import type { Localizer, MailTransport, TemplateRenderer, WorkerMetrics } from './ports';
+import type { MailTransport, TemplateRenderer, WorkerMetrics } from './ports';
 import type { RetrySchedule } from './retry-policy';
 import { renderEmail, sendAndRecord, type SendJob } from './send-steps';
-
-export type { CopyCounts, DeliveryIds, DeliveryOutcome, FailureInfo, MessageHistory } from './delivery-outcome';
-export type { DeadLetterReason } from './vocabulary';
 
 export interface MailWorkerDeps {
   transport: MailTransport;
@@ -25,14 +22,11 @@ export interface MailWorkerDeps {
   workerId: string;
   /** `From:` of every email, e.g. `Shop <orders@shop.example>`. */
   mailFrom: string;
-  /** Right-hand side of generated Message-IDs. */
-  messageIdDomain: string;
-  /** The shop the emails present (name, logo, colour, support address, company address). */
-  shop: ShopIdentity;
-  /** The message catalogues the emails' copy comes from. */
-  localizer: Localizer;
-  /** `Reply-To:` of every email; none when unset. */
-  replyTo?: string;
+  /**
+   * The shop, the message catalogues, the Message-ID domain and `Reply-To:` the emails are built
+   * with: the same value `POST /preview` composes with (`composeDepsFromConfig`).
+   */
+  email: OrderEmailSettings;
   /** Test-only fault injection: pause between the SMTP server's acceptance and the ledger's record. */
   faultPauseBeforeRecordMs?: number;
 }
@@ -57,12 +51,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
     async process(event, history, messageLog = deps.logger) {
       const ids = idsOf(event);
       const log = messageLog.child(ids);
-      const email = buildOrderConfirmationEmail(event, {
-        shop: deps.shop,
-        localizer: deps.localizer,
-        messageIdDomain: deps.messageIdDomain,
-        replyTo: deps.replyTo,
-      });
+      const email = buildOrderConfirmationEmail(event, deps.email);
       const claim = await claimDelivery(deps, ids, email, history);
       if (!isSendClaim(claim)) return outcomeWithoutSending(deps, claim, ids, log);
       noteResend(deps, claim, log);

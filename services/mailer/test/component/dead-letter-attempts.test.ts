@@ -134,9 +134,7 @@ describe('the attempt count of a dead letter (mail worker, real SMTP server, Pos
         schedule: { delaysMs: Array<number>(retryDelays).fill(1), unknownOutcomeGraceMs: 1 },
         workerId: 'dla',
         mailFrom: 'Test Shop <orders@shop.example>',
-        messageIdDomain: 'shop.example',
-        shop: SHOP,
-        localizer,
+        email: { messageIdDomain: 'shop.example', shop: SHOP, localizer },
       });
       arrange({ sink, proxy, templates });
       const orderId = `DLA-${randomUUID().slice(0, 8)}`;

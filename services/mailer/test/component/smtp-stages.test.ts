@@ -221,9 +221,7 @@ describe('SMTP sessions cut at each stage (mail worker, real SMTP server behind 
         schedule: { delaysMs: [60_000], unknownOutcomeGraceMs: 600_000 },
         workerId: 'stages',
         mailFrom: 'Test Shop <orders@shop.example>',
-        messageIdDomain: 'shop.example',
-        shop: SHOP,
-        localizer,
+        email: { messageIdDomain: 'shop.example', shop: SHOP, localizer },
       });
       const orderId = `STG-${randomUUID().slice(0, 8)}`;
       const acceptedOfOrder = () => sink.mails.filter((m) => m.headers.get('x-order-id') === orderId).length;

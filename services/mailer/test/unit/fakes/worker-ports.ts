@@ -326,9 +326,7 @@ export function workerHarness(deps: Partial<MailWorkerDeps> = {}): WorkerHarness
     schedule: SCHEDULE,
     workerId,
     mailFrom: MAIL_FROM,
-    messageIdDomain: MESSAGE_ID_DOMAIN,
-    shop: SHOP,
-    localizer,
+    email: { messageIdDomain: MESSAGE_ID_DOMAIN, shop: SHOP, localizer },
     ...deps,
   });
   return {
