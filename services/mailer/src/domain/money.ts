@@ -12,7 +12,8 @@ function isRightToLeft(locale: string): boolean {
 }
 
 /**
- * Formats an integer amount of minor units (ISO 4217) for a currency and the customer's locale.
+ * A formatter of integer amounts of minor units (ISO 4217) for one currency and the customer's
+ * locale, made once (an email formats dozens of amounts; `Intl` objects are not free to build).
  *
  * In a right-to-left locale a currency symbol made of Latin letters and a sign (`UK£`, `US$`) is
  * wrapped in a left-to-right isolate: without it the Unicode bidi algorithm (UAX #9, rules W5-N2)
@@ -21,7 +22,7 @@ function isRightToLeft(locale: string): boolean {
  * negative amounts alike (`UK£ 89.00`, `UK£ -26.70` as an Arabic reader sees them). Nothing
  * changes for left-to-right locales or native symbols (`₪`, `د.إ.`).
  */
-export function formatMoney(minorUnits: number, currency: string, locale: string): string {
+export function moneyFormatter(currency: string, locale: string): (minorUnits: number) => string {
   const digits = minorUnitDigits(currency);
   const format = new Intl.NumberFormat(locale, {
     style: 'currency',
@@ -29,12 +30,18 @@ export function formatMoney(minorUnits: number, currency: string, locale: string
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   });
-  const amount = minorUnits / 10 ** digits;
-  if (!isRightToLeft(locale)) return format.format(amount);
-  return format
-    .formatToParts(amount)
-    .map((part) =>
-      part.type === 'currency' && LATIN_LETTER.test(part.value) ? `${LRI}${part.value}${PDI}` : part.value,
-    )
-    .join('');
+  const scale = 10 ** digits;
+  if (!isRightToLeft(locale)) return (minorUnits) => format.format(minorUnits / scale);
+  return (minorUnits) =>
+    format
+      .formatToParts(minorUnits / scale)
+      .map((part) =>
+        part.type === 'currency' && LATIN_LETTER.test(part.value) ? `${LRI}${part.value}${PDI}` : part.value,
+      )
+      .join('');
+}
+
+/** Formats one amount of minor units: `moneyFormatter(currency, locale)(minorUnits)`. */
+export function formatMoney(minorUnits: number, currency: string, locale: string): string {
+  return moneyFormatter(currency, locale)(minorUnits);
 }

@@ -1,6 +1,6 @@
 import { computeOrderTotals, orderPlacedAt, type OrderConfirmedEvent } from '@order-mail/shared/contract';
 import { addressLines, formatPlacedAt, formattingLocale, isolate } from './locale-formats';
-import { formatMoney } from './money';
+import { moneyFormatter } from './money';
 import type { LocalizedCopy, Localizer, MailAddress, TextDirection } from './ports';
 
 export const ORDER_CONFIRMATION_TEMPLATE = 'order-confirmation';
@@ -152,7 +152,7 @@ export function buildOrderConfirmationEmail(event: OrderConfirmedEvent, settings
   const { order } = event;
   const copy = settings.localizer.localize(order.customer.locale);
   const locale = formattingLocale(order.customer.locale, copy.language);
-  const money = (minor: number) => formatMoney(minor, order.currency, locale);
+  const money = moneyFormatter(order.currency, locale);
   const totals = computeOrderTotals(order);
   const items = itemLines(order.items, copy, locale, money);
   const total = money(totals.total);
