@@ -59,3 +59,9 @@ export function isolate(value: string, copyDirection: TextDirection): string {
   if (copyDirection === 'ltr' && !RIGHT_TO_LEFT.test(value)) return value;
   return `${FIRST_STRONG_ISOLATE}${value}${POP_DIRECTIONAL_ISOLATE}`;
 }
+
+/** Writing direction of a language or locale, from CLDR (`Intl.Locale#getTextInfo`): `rtl` for `ar`, `he`, `ar-EG`. */
+export function directionOf(language: string): TextDirection {
+  const locale = new Intl.Locale(language) as Intl.Locale & { getTextInfo?: () => { direction?: string } };
+  return locale.getTextInfo?.().direction === 'rtl' ? 'rtl' : 'ltr';
+}

@@ -1,15 +1,10 @@
 import { minorUnitDigits } from '@order-mail/shared/contract';
+import { directionOf } from './locale-formats';
 
 /** U+2066 LEFT-TO-RIGHT ISOLATE and U+2069 POP DIRECTIONAL ISOLATE (UAX #9, since Unicode 6.3). */
 const LRI = '\u2066';
 const PDI = '\u2069';
 const LATIN_LETTER = /[A-Za-z]/;
-
-/** Whether a locale's script is written right to left (`Intl.Locale#getTextInfo`, TC39 Intl Locale Info). */
-function isRightToLeft(locale: string): boolean {
-  const info = new Intl.Locale(locale) as Intl.Locale & { getTextInfo?: () => { direction?: string } };
-  return info.getTextInfo?.().direction === 'rtl';
-}
 
 /**
  * A formatter of integer amounts of minor units (ISO 4217) for one currency and the customer's
@@ -31,7 +26,7 @@ export function moneyFormatter(currency: string, locale: string): (minorUnits: n
     maximumFractionDigits: digits,
   });
   const scale = 10 ** digits;
-  if (!isRightToLeft(locale)) return (minorUnits) => format.format(minorUnits / scale);
+  if (directionOf(locale) !== 'rtl') return (minorUnits) => format.format(minorUnits / scale);
   return (minorUnits) =>
     format
       .formatToParts(minorUnits / scale)

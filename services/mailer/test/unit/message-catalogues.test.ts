@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   compileCatalogues,
-  directionOf,
   loadMessageCatalogues,
   messageArguments,
   type Catalogue,
 } from '../../src/adapters/i18n/message-catalogues';
+import { directionOf } from '../../src/domain/locale-formats';
 
 const EN: Catalogue = {
   subject: 'Your order {orderId} is confirmed',

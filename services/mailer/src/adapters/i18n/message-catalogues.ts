@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { match } from '@formatjs/intl-localematcher';
 import { IntlMessageFormat } from 'intl-messageformat';
-import type { LocalizedCopy, Localizer, MessageValues, TextDirection } from '../../domain/ports';
+import { directionOf } from '../../domain/locale-formats';
+import type { LocalizedCopy, Localizer, MessageValues } from '../../domain/ports';
 
 /** The service's `locales/`, one `<language>.json` per language (read at run time, as the templates are). */
 export const LOCALES_DIR = path.resolve(__dirname, '../../../locales');
@@ -109,12 +110,6 @@ function matchLanguage(locale: string, languages: readonly string[]): string {
     // Not a locale intl-localematcher can read (events are validated, so only a bug gets here).
     return DEFAULT_LANGUAGE;
   }
-}
-
-/** Writing direction of a language, from CLDR (`Intl.Locale#getTextInfo`): `rtl` for `ar` and `he`. */
-export function directionOf(language: string): TextDirection {
-  const locale = new Intl.Locale(language) as Intl.Locale & { getTextInfo?: () => { direction?: string } };
-  return locale.getTextInfo?.().direction === 'rtl' ? 'rtl' : 'ltr';
 }
 
 type Compiled = Map<string, IntlMessageFormat>;
