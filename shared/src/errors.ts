@@ -220,12 +220,27 @@ export interface FieldIssue {
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: FieldIssue[];
+  /**
+   * Members the HTTP answer carries besides the standard ones (RFC 9457 §3.2), for a client to act
+   * on without parsing the message, e.g. `{ jobId }` on the 409 of a replay already running. A
+   * name of a standard member (`type`, `status`, `error`, …) is ignored; empty for most errors.
+   */
+  readonly extensions: Readonly<Record<string, string | number | boolean>>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: FieldIssue[] } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: {
+      cause?: unknown;
+      details?: FieldIssue[];
+      extensions?: Readonly<Record<string, string | number | boolean>>;
+    } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.details = options.details ?? [];
+    this.extensions = options.extensions ?? {};
   }
 }
 
@@ -271,20 +286,30 @@ export interface ProblemDetails {
   message: string;
   /** One entry per broken rule, for `validation_failed`; absent when there are none. */
   details?: FieldIssue[];
+  /** Extension members of the occurrence (`AppError.extensions`), e.g. the `jobId` of a `conflict`. */
+  [extension: string]: unknown;
 }
+
+/** The members `problemOf` sets itself, which an extension may not replace. */
+const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'instance', 'error', 'message', 'details']);
 
 /**
  * The problem details of one occurrence of `code`: `detail` is what it says this time, `status`
  * overrides the catalogue's (for the 4xx that libraries raise with a status of their own, answered
- * as `bad_request`), `details` are kept only if there are any.
+ * as `bad_request`), `details` are kept only if there are any, `extensions` follow the standard
+ * members (one named like a standard member is dropped: it could not change what they say).
  */
 export function problemOf(
   code: HttpErrorCode,
   detail: string,
-  options: { status?: number; details?: FieldIssue[] } = {},
+  options: {
+    status?: number;
+    details?: FieldIssue[];
+    extensions?: Readonly<Record<string, string | number | boolean>>;
+  } = {},
 ): ProblemDetails {
   const definition = errorDefinitionOf(code);
-  return {
+  const problem: ProblemDetails = {
     type: problemTypeOf(code),
     title: definition.description,
     status: options.status ?? definition.status,
@@ -293,4 +318,8 @@ export function problemOf(
     message: detail,
     ...(options.details !== undefined && options.details.length > 0 && { details: options.details }),
   };
+  for (const [name, value] of Object.entries(options.extensions ?? {})) {
+    if (!STANDARD_MEMBERS.has(name)) problem[name] = value;
+  }
+  return problem;
 }

@@ -114,7 +114,7 @@ function appErrorProblem(err: unknown): ProblemDetails | undefined {
   if (status >= 500 && status !== 503) return undefined;
   // A 503 is sent as raised: only the raiser knows what was done (a publish may be stored despite
   // a missing confirm), so each cause's message must say it; see README, "POST /orders".
-  return problemOf(err.code, err.message, { details: err.details });
+  return problemOf(err.code, err.message, { details: err.details, extensions: err.extensions });
 }
 
 /** express's own client errors (e.g. a malformed percent-encoding in the path) carry their status. */

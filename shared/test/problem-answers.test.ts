@@ -77,6 +77,21 @@ describe('problem+json error answers (RFC 9457)', () => {
     });
   });
 
+  it('when a route raises CONFLICT with extensions, then the answer carries them after the standard members, which they cannot replace', async () => {
+    const jobId = '5b0c3e1e-8f2a-4d1b-9a57-0c6f2b1d9e44';
+    fail = new AppError(ErrorCodes.CONFLICT, `Replay job ${jobId} is running`, {
+      extensions: { jobId, status: 200, error: 'ok' },
+    });
+
+    const res = await fetch(url('/fail'));
+
+    expect(res.status).toBe(409);
+    expect(await jsonOf(res)).toEqual({
+      ...problem(ErrorCodes.CONFLICT, 409, 'conflict', `Replay job ${jobId} is running`),
+      jobId,
+    });
+  });
+
   it('when a route raises a 503 code, then the answer is a 503 problem with Retry-After, logged at warn with the request id', async () => {
     fail = new AppError(ErrorCodes.PUBLISH_NACKED, 'RabbitMQ refused it');
 

@@ -41,12 +41,16 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
   );
 
   it.each([
-    [[], 'Give a command: list, replay or help'],
-    [['purge'], 'Unknown command "purge"'],
+    [[], 'Give a command: list, show, replay, purge or help'],
+    [['peek'], 'Unknown command "peek"'],
+    [['show'], 'Give the id of the dead letter to show: show <id>'],
+    [['show', '1', '2'], 'Unexpected argument "2"'],
+    [['show', 'abc'], 'The id must be a dead letter\'s id as list prints it (a whole number), got "abc"'],
     [['list', 'extra'], 'Unexpected argument "extra"'],
     [['list', '--frobnicate'], "Unknown option '--frobnicate'"],
     [['list', '--all'], '--all is not an option of list'],
-    [['replay', '--all', '--offset', '5'], '--offset is not an option of replay'],
+    [['replay', '--all', '--cursor', 'x'], '--cursor is not an option of replay'],
+    [['purge', '--all', '--no-wait'], '--no-wait is not an option of purge'],
     [['replay', '--reason', 'smtp-rejected'], '--reason must be one of invalid_event, unknown_template'],
     [['replay', '--reason', 'SMTP_REJECTED'], '--reason must be one of'],
     [['replay', '--reason', ''], '--reason must be one of'],
@@ -58,7 +62,10 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
     [['list', '--limit', '0'], '--limit must be a whole number from 1 to 500'],
     [['list', '--limit', '501'], '--limit must be a whole number from 1 to 500'],
     [['list', '--limit', '10x'], '--limit must be a whole number from 1 to 500'],
-    [['list', '--offset=-1'], '--offset must be a whole number from 0 to 10000'],
+    [['list', '--offset=10'], "Unknown option '--offset'"],
+    [['list', '--from', 'yesterday'], '--from must be an ISO 8601 date-time with seconds and a zone'],
+    [['list', '--state', 'lost'], '--state must be one of dead, replaying, replayed, purged, any; got "lost"'],
+    [['list', '--order', 'sideways'], '--order must be one of newest, oldest; got "sideways"'],
     [['list', '--url', 'ftp://mailer'], '--url must be an http:// or https:// URL'],
   ])('when run with %p, then it exits 2 with "%s" and the usage on stderr, calling nothing', async (args, message) => {
     // The URL is closed: a call would end in exit 1, so exit 2 shows nothing was called.
@@ -110,13 +117,14 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
         const run = await runCli(['replay', '--reason', reason, '--dry-run', '--url', stack.mailerUrl], DLQ_CLI_ENV);
 
         expect(run).toMatchObject({ code: 0, stderr: '' });
-        expect(run.stdout).toBe('dry run: 0 of 0 dead letter(s) match; nothing moved\n');
+        expect(run.stdout).toBe('dry run: 0 dead letter(s) would be replayed\n');
       },
     );
 
     it.each([
-      [['list', '--limit', '500', '--offset', '10000']],
-      [['list', '--limit', '1', '--offset', '0', '--json']],
+      [['list', '--limit', '500', '--order', 'oldest', '--state', 'any']],
+      [['list', '--limit', '1', '--from', '2026-01-01T00:00:00Z', '--to', '2027-01-01T00:00:00+01:00', '--json']],
+      [['purge', '--reason', 'invalid_event', '--limit', '100000', '--dry-run']],
       [['replay', '--smtp-code', '550', '--limit', '100000', '--dry-run']],
       [['replay', '--all', '--limit', '1', '--dry-run', '--json']],
     ])('when the CLI accepts %p, then so does the mailer (the ranges agree)', async (args) => {

@@ -1,3 +1,4 @@
+import { deadLetterRows } from '@test/helpers/inspect';
 import { connectTestBroker } from '@test/helpers/broker';
 import { postJson, sampleOrder } from '@test/helpers/orders';
 import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
@@ -82,6 +83,7 @@ describe('order to inbox, end to end', () => {
       const dead = await channel.checkQueue(stack.names.deadLetterQueue);
       expect(work.messageCount).toBe(0);
       expect(dead.messageCount).toBe(0);
+      expect(await deadLetterRows(stack.names.schema)).toHaveLength(0);
     } finally {
       await connection.close();
     }

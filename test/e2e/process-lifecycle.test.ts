@@ -1,3 +1,4 @@
+import { deadLetterRows } from '@test/helpers/inspect';
 import { AMQP_URL, connectTestBroker, eventually } from '@test/helpers/broker';
 import { uniqueName } from '@test/helpers/names';
 import { sampleEvent, sampleOrder, TEST_API_KEY_ENV } from '@test/helpers/orders';
@@ -62,6 +63,7 @@ describe('service processes', () => {
       );
       expect((await channel.checkQueue(names.queue)).messageCount).toBe(0);
       expect((await channel.checkQueue(names.deadLetterQueue)).messageCount).toBe(0);
+      expect(await deadLetterRows(names.schema)).toHaveLength(0);
       const rows = await query<{ status: string }>(`SELECT status FROM "${names.schema}".deliveries`);
       expect(rows.map((r) => r.status)).toEqual(['sent', 'sent', 'sent', 'sent', 'sent']);
     } finally {

@@ -7,7 +7,8 @@ import {
   ledgerRow,
   metricValue,
   subjectOf,
-  takeDeadLetters,
+  recordedDeadLetters,
+  deadLetterRows,
 } from '@test/helpers/inspect';
 import { postJson, sampleOrder } from '@test/helpers/orders';
 import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
@@ -67,11 +68,11 @@ describe('delivery guarantees under faults (real RabbitMQ, SMTP server and Postg
   });
 
   it('when SMTP answers 550, then the message is dead-lettered after 1 attempt with code, text, counts, times and worker in headers, and the ledger says dead', async () => {
-    await withStack({}, async ({ stack, smtp, broker }) => {
+    await withStack({}, async ({ stack, smtp }) => {
       smtp.behaviour = { rejectWith: { code: 550, message: 'No such user here' } };
 
       await postOrder(stack, 'F2-550', 'nobody@example.com');
-      const [dead] = await takeDeadLetters(broker, stack.names.deadLetterQueue, 1);
+      const [dead] = await recordedDeadLetters(stack.names.schema, 1);
 
       const headers = dead.properties.headers ?? {};
       expect(headers).toMatchObject({
@@ -105,7 +106,7 @@ describe('delivery guarantees under faults (real RabbitMQ, SMTP server and Postg
       await postOrder(stack, 'F3-after-poison');
 
       // Assert
-      const deads = await takeDeadLetters(broker, stack.names.deadLetterQueue, 2);
+      const deads = await recordedDeadLetters(stack.names.schema, 2);
       expect(deads.map((d) => d.properties.messageId).sort()).toEqual(['poison-1', 'poison-2']);
       for (const dead of deads) {
         expect(dead.properties.headers).toMatchObject({ 'x-dead-letter-reason': 'invalid_event', 'x-attempts': 0 });
@@ -149,7 +150,7 @@ describe('delivery guarantees under faults (real RabbitMQ, SMTP server and Postg
       await postOrder(stack, 'F3b-after-poison');
 
       // Assert: dead-lettered on the first try, not retried as internal errors
-      const deads = await takeDeadLetters(broker, stack.names.deadLetterQueue, poison.length);
+      const deads = await recordedDeadLetters(stack.names.schema, poison.length);
       expect(deads.map((d) => d.properties.messageId).sort()).toEqual(poison.map(([id]) => id).sort());
       for (const dead of deads) {
         expect(dead.properties.headers).toMatchObject({
@@ -169,7 +170,7 @@ describe('delivery guarantees under faults (real RabbitMQ, SMTP server and Postg
   });
 
   it('when the SMTP server is down for a while and comes back, then the backlog drains and nothing is dead-lettered', async () => {
-    await withStack({ RETRY_DELAYS: '200ms,400ms,800ms,1600ms,3200ms' }, async ({ stack, smtp, broker }) => {
+    await withStack({ RETRY_DELAYS: '200ms,400ms,800ms,1600ms,3200ms' }, async ({ stack, smtp }) => {
       // Arrange: the SMTP server goes away (connections refused)
       const { port } = smtp;
       await smtp.close();
@@ -191,7 +192,7 @@ describe('delivery guarantees under faults (real RabbitMQ, SMTP server and Postg
         for (const id of orderIds) {
           await eventually(async () => (await ledgerRow(stack.names.schema, id))?.status === 'sent');
         }
-        expect((await broker.checkQueue(stack.names.deadLetterQueue)).messageCount).toBe(0);
+        expect(await deadLetterRows(stack.names.schema)).toHaveLength(0);
         await new Promise((r) => setTimeout(r, 500));
         expect(back.mails).toHaveLength(orderIds.length);
       } finally {

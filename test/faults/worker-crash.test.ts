@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import { startMailer } from '../../services/mailer/src/service';
 import { connectTestBroker, eventually } from '@test/helpers/broker';
-import { duplicatesSkipped, ledgerAttempts, ledgerRow, metricValue, subjectOf } from '@test/helpers/inspect';
+import {
+  deadLetterRows,
+  duplicatesSkipped,
+  ledgerAttempts,
+  ledgerRow,
+  metricValue,
+  subjectOf,
+} from '@test/helpers/inspect';
 import { sampleEvent, sampleOrder } from '@test/helpers/orders';
 import { spawnService } from '@test/helpers/processes';
 import { startSmtpCatcher } from '@test/helpers/smtp-catcher';
@@ -67,6 +74,7 @@ describe('worker crashes', () => {
       const { connection, channel } = await connectTestBroker();
       expect((await channel.checkQueue(names.queue)).messageCount).toBe(0);
       expect((await channel.checkQueue(names.deadLetterQueue)).messageCount).toBe(0);
+      expect(await deadLetterRows(names.schema)).toHaveLength(0);
       await connection.close();
     } finally {
       await mailer.stop();

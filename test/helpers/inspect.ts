@@ -1,4 +1,3 @@
-import type * as amqp from 'amqplib';
 import { eventually } from './broker';
 import { query } from './database';
 
@@ -30,22 +29,54 @@ export async function ledgerAttempts(schema: string, orderId: string): Promise<A
   );
 }
 
-/** Takes the dead letters off a queue (acking them), waiting until `count` have arrived. */
-export async function takeDeadLetters(channel: amqp.Channel, queue: string, count: number, timeoutMs = 15000) {
-  const taken: amqp.GetMessage[] = [];
+/** A dead letter as the mailer recorded it in its `dead_letters` table, shaped like the message it was. */
+export interface RecordedDeadLetter {
+  id: string;
+  state: string;
+  reason: string;
+  content: Buffer;
+  properties: { messageId?: string; headers?: Record<string, unknown> } & Record<string, unknown>;
+}
+
+/**
+ * The dead letters the mailer recorded in `schema` (oldest first), waiting until at least `count`
+ * are there: the mailer consumes its dead-letter queue into the table, so tests look there.
+ */
+export async function recordedDeadLetters(schema: string, count: number, timeoutMs = 15000) {
+  let rows: RecordedDeadLetter[] = [];
   await eventually(
     async () => {
-      for (;;) {
-        const msg = await channel.get(queue, { noAck: true });
-        if (!msg) break;
-        taken.push(msg);
-      }
-      return taken.length >= count;
+      rows = await deadLetterRows(schema);
+      return rows.length >= count;
     },
     timeoutMs,
-    `${count} dead letter(s) on ${queue}`,
+    `${count} dead letter(s) recorded in ${schema}.dead_letters`,
   );
-  return taken;
+  return rows;
+}
+
+/** Every dead letter recorded in `schema` now, oldest first (none before the migrations ran). */
+export async function deadLetterRows(schema: string): Promise<RecordedDeadLetter[]> {
+  const rows = await query<{
+    id: string;
+    state: string;
+    reason: string;
+    body: Buffer;
+    properties: Record<string, unknown>;
+    headers: Record<string, unknown>;
+  }>(`SELECT id, state, reason, body, properties, headers FROM "${schema}".dead_letters ORDER BY id`).catch(
+    (err: { code?: string }) => {
+      if (err.code === '42P01') return []; // not migrated yet
+      throw err;
+    },
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    state: r.state,
+    reason: r.reason,
+    content: r.body,
+    properties: { ...r.properties, headers: r.headers },
+  }));
 }
 
 /** The value of one sample in a Prometheus text exposition (the first whose labels include `labels`), 0 if absent. */

@@ -27,6 +27,8 @@ export interface StackNames {
 export interface TestStack {
   names: StackNames;
   mailerConfig: MailerConfig;
+  /** The environment the mailer was configured from: start another mailer on the same queues and ledger with it. */
+  mailerEnv: Record<string, string>;
   api: RunningOrderApi;
   mailer: RunningMailer;
   apiUrl: string;
@@ -159,6 +161,7 @@ export async function startTestStack(options: {
   return {
     names,
     mailerConfig,
+    mailerEnv: environment,
     api,
     mailer,
     apiUrl,

@@ -216,10 +216,12 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
 
       smtp.behaviour = { rejectWith: { code: 550, message: 'No such user here' } };
       expect((await post('G-dead', 'nobody@example.com')).status).toBe(202);
+      // The mailer records the dead letter in PostgreSQL and acks it: the table's gauge says 1, the queue 0.
+      await prometheus.waitForSeries('max(mailer_dead_letters_waiting{reason="smtp_rejected"}) == 1', 15000);
       await eventually(
-        async () => (await channel.checkQueue(`${workQueue}.dead`)).messageCount === 1,
+        async () => (await channel.checkQueue(`${workQueue}.dead`)).messageCount === 0,
         15000,
-        'the 550 in the dead-letter queue',
+        'the 550 recorded and acked from the dead-letter queue',
       );
       smtp.behaviour = {};
 
@@ -231,7 +233,7 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
       await prometheus.waitForSeries('sum(mailer_emails_total{result="sent"}) >= 6');
       await prometheus.waitForSeries('sum(mailer_dead_letters_total{reason="smtp_rejected"}) >= 1');
       // RabbitMQ refreshes its queue statistics every few seconds (collect_statistics_interval, 5 s by default)
-      await prometheus.waitForSeries(`sum(rabbitmq_detailed_queue_messages{queue="${workQueue}.dead"}) == 1`, 20000);
+      await prometheus.waitForSeries(`sum(rabbitmq_detailed_queue_messages{queue="${workQueue}.dead"}) == 0`, 20000);
       console.log(`traffic driven and scraped ${Date.now() - started} ms after start`);
 
       // Assert: every target of every panel returns data (retried until each series has a few scrapes)
@@ -292,10 +294,14 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
         value('SMTP send latency', 'C'),
         value('Publish confirm latency', 'C'),
         value('End-to-end p95', 'A'),
+        value('Oldest waiting dead letter', 'A'),
       ];
       expect(positive.filter((v) => !(v.value !== undefined && v.value > 0 && Number.isFinite(v.value)))).toEqual([]);
       expect(value('Dead letters waiting', 'A').value).toBe(1);
-      expect(value('Queue depth', 'E').value).toBe(1);
+      expect(value('Dead letters waiting by reason', 'A', { reason: 'smtp_rejected' }).value).toBe(1);
+      expect(value('Dead letters waiting by reason', 'A', { reason: 'invalid_event' }).value).toBe(0);
+      expect(value('Replay jobs by outcome', 'A', { outcome: 'succeeded' }).value).toBe(0);
+      expect(value('Queue depth', 'E').value).toBe(0);
       expect(value('Consumers on the work queue', 'A').value).toBe(1);
       expect(value('Order API 5xx ratio', 'A').value).toBe(0);
     } finally {

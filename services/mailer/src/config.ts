@@ -116,7 +116,7 @@ export const mailerConfigSchema = commonConfigSchema
     MAILER_QUEUE: amqpNameSchema.default('mailer.order.confirmed'),
     /** Exchange that failed messages are dead-lettered to. */
     DEAD_LETTER_EXCHANGE: amqpNameSchema.default('mailer.dead-letter'),
-    /** Queue holding dead letters for inspection and replay. */
+    /** Queue the dead letters wait in until the mailer records them in PostgreSQL (table `dead_letters`). */
     DEAD_LETTER_QUEUE: amqpNameSchema.default('mailer.order.confirmed.dead'),
     /** Deliveries of one message before the broker dead-letters it (guards against crash loops). */
     DELIVERY_LIMIT: z.coerce.number().int().min(1).max(1000).default(20),
@@ -142,6 +142,8 @@ export const mailerConfigSchema = commonConfigSchema
       .default('mailer'),
     /** Dead letters moved back to the work queue per second during a replay. */
     REPLAY_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(50),
+    /** Whole days (1-3650): replayed and purged dead-letter records older than this are deleted, hourly. */
+    DEAD_LETTER_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
     /**
      * Bearer token of the admin API (/deliveries, /dead-letters): `Authorization: Bearer <token>`.
      * Unset, the admin API is off (403 `admin_api_disabled`); health, readiness and metrics stay open.

@@ -5,10 +5,11 @@ import { createMetricsRegistry, createUpGauge } from '@order-mail/shared/metrics
 import type { Registry } from 'prom-client';
 import { shopIdentityFromConfig, type MailerConfig } from './config';
 import { loadMessageCatalogues } from './adapters/i18n/message-catalogues';
-import { createDeadLetterStore, type DeadLetterStore } from './adapters/broker/dead-letter-store';
 import { mailerTopologyFromConfig } from './adapters/broker/mailer-topology';
 import { createDatabase, migrateWhenReachable, type Database } from './adapters/db/database';
 import { createPgDeliveryLedger } from './adapters/db/delivery-ledger-pg';
+import { createPgDeadLetterRecords } from './adapters/db/dead-letter-records-pg';
+import { createDeadLetterMetrics } from './adapters/metrics/dead-letter-metrics';
 import { createInFlightGauge, createMailerMetrics } from './adapters/metrics/mailer-metrics';
 import { startSmtpMonitor } from './adapters/smtp/smtp-monitor';
 import { createSmtpTransport, type SmtpTransport } from './adapters/smtp/smtp-transport';
@@ -16,6 +17,9 @@ import { compileTemplates } from './adapters/templates/template-renderer';
 import { createMailWorker } from './domain/mail-worker';
 import type { ComposeOrderEmailDeps } from './domain/compose-order-email';
 import type { RetrySchedule } from './domain/retry-policy';
+import type { DeadLetterRecords, DeadLetterReplays } from './domain/dead-letters';
+import { createReplayJobRunner, type ReplayJobRunner } from './entry-points/jobs/replay-job-runner';
+import { createDeadLetterRecorder, type DeadLetterRecorder } from './entry-points/queue/dead-letter-recorder';
 import { createMailerApp } from './entry-points/http/app';
 import {
   createOrderConfirmedConsumer,
@@ -40,6 +44,8 @@ export interface RunningMailer {
 const RETRY_AFTER_SECONDS = 5;
 /** How often the database is checked for readiness (`/readyz`, `mailer_database_up`). */
 const DATABASE_RECHECK_MS = 5000;
+/** How often replayed and purged dead-letter records past `DEAD_LETTER_RETENTION_DAYS` are deleted. */
+const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
 
 /** The mailer's parts, wired but idle: nothing connects until the HTTP server listens. */
 interface MailerParts {
@@ -49,6 +55,11 @@ interface MailerParts {
   ledgerState: { migrated: boolean };
   transport: SmtpTransport;
   consumer: OrderConfirmedConsumer;
+  /** Moves dead letters from the dead-letter queue into `dead_letters` (its own broker connection). */
+  recorder: DeadLetterRecorder;
+  records: DeadLetterRecords;
+  /** Replay jobs: at most one at a time across all mailers, resumed by any of them after a stop. */
+  replays: ReplayJobRunner;
   app: ReturnType<typeof createMailerApp>;
 }
 
@@ -94,6 +105,8 @@ export async function startMailer(
   });
   const databaseMonitor = setInterval(() => void parts.database.check(), DATABASE_RECHECK_MS);
   databaseMonitor.unref();
+  const retention = setInterval(() => void removeExpiredDeadLetters(config, parts, logger), RETENTION_INTERVAL_MS);
+  retention.unref();
   const startup = new AbortController();
   const started = migrateThenConsume(config, parts, logger, startup.signal);
   // Handled by whoever awaits `started` (runMain exits 1); never an unhandled rejection here.
@@ -105,7 +118,11 @@ export async function startMailer(
     await started.catch(() => undefined);
     smtpMonitor.stop();
     clearInterval(databaseMonitor);
+    clearInterval(retention);
+    // The replay first (it publishes to the work queue), the recorder last (it records what the consumer dead-lettered).
+    await parts.replays.stop();
     await parts.consumer.stop();
+    await parts.recorder.stop();
     parts.transport.close();
     await http.close(config.SHUTDOWN_TIMEOUT_MS);
     await parts.database.close();
@@ -144,14 +161,7 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   // Nothing connects here: the pool opens connections on first use, after the HTTP server listens.
   const database = createDatabase({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger });
   const ledger = createPgDeliveryLedger(database.pool);
-  const transport = createSmtpTransport({
-    url: config.SMTP_URL,
-    maxConnections: config.SMTP_POOL_SIZE,
-    connectionTimeoutMs: config.SMTP_CONNECTION_TIMEOUT_MS,
-    greetingTimeoutMs: config.SMTP_GREETING_TIMEOUT_MS,
-    socketTimeoutMs: config.SMTP_SOCKET_TIMEOUT_MS,
-    sendTimeoutMs: config.SMTP_SEND_TIMEOUT_MS,
-  });
+  const transport = transportFromConfig(config);
   const schedule: RetrySchedule = {
     delaysMs: config.RETRY_DELAYS,
     unknownOutcomeGraceMs: config.UNKNOWN_OUTCOME_GRACE_MS,
@@ -184,12 +194,19 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   });
   createInFlightGauge(registry, () => consumer.inFlight());
   const ledgerState = { migrated: false };
-  const parts = { registry, database, ledgerState, transport, consumer };
+  const { records, recorder, replays } = assembleDeadLetters(
+    config,
+    { registry, database, ledgerState, consumer },
+    logger,
+  );
+  const parts = { registry, database, ledgerState, transport, consumer, recorder, records, replays };
+  const guarded = onceMigrated(ledgerState, records, replays);
   const app = createMailerApp({
     registry,
     checks: readinessConditions(parts),
     ledger,
-    deadLetters: deadLettersOn(consumer, config, logger),
+    deadLetters: guarded.records,
+    replays: guarded.replays,
     logger,
     adminToken: config.ADMIN_TOKEN,
     retryAfterSeconds: RETRY_AFTER_SECONDS,
@@ -198,15 +215,60 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   return { ...parts, app };
 }
 
+/** The SMTP pool as configured; opens connections on first use. */
+function transportFromConfig(config: MailerConfig): SmtpTransport {
+  return createSmtpTransport({
+    url: config.SMTP_URL,
+    maxConnections: config.SMTP_POOL_SIZE,
+    connectionTimeoutMs: config.SMTP_CONNECTION_TIMEOUT_MS,
+    greetingTimeoutMs: config.SMTP_GREETING_TIMEOUT_MS,
+    socketTimeoutMs: config.SMTP_SOCKET_TIMEOUT_MS,
+    sendTimeoutMs: config.SMTP_SEND_TIMEOUT_MS,
+  });
+}
+
+/** The dead-letter parts: the table's queries, the recorder that fills it, the replay-job runner and their metrics. */
+function assembleDeadLetters(
+  config: MailerConfig,
+  parts: Pick<MailerParts, 'registry' | 'database' | 'ledgerState' | 'consumer'>,
+  logger: Logger,
+): Pick<MailerParts, 'records' | 'recorder' | 'replays'> {
+  const { registry, database, ledgerState, consumer } = parts;
+  const records = createPgDeadLetterRecords(database.pool);
+  const deadLetterMetrics = createDeadLetterMetrics(registry, {
+    stats: () => (ledgerState.migrated ? records.stats() : Promise.reject(new Error('not migrated yet'))),
+  });
+  const recorder = createDeadLetterRecorder({
+    amqpUrl: config.AMQP_URL,
+    topology: mailerTopologyFromConfig(config),
+    records,
+    logger,
+    workerId: config.WORKER_ID,
+    onRecorded: (count) => deadLetterMetrics.recorded(count),
+  });
+  const replays = createReplayJobRunner({
+    pool: database.pool,
+    schema: config.DATABASE_SCHEMA,
+    link: () => consumer.link(),
+    workQueue: config.MAILER_QUEUE,
+    ratePerSecond: config.REPLAY_RATE_PER_SECOND,
+    confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
+    workerId: config.WORKER_ID,
+    logger,
+    onJobFinished: (state) => deadLetterMetrics.jobFinished(state),
+  });
+  return { records, recorder, replays };
+}
+
 /** The readiness conditions, defined once: `/readyz`, the up gauges and `isReady` all read these. */
 function readinessConditions(parts: Omit<MailerParts, 'app'>): ReadinessCondition[] {
-  const { consumer, transport, database, ledgerState } = parts;
+  const { consumer, recorder, transport, database, ledgerState } = parts;
   return [
     {
       name: 'broker',
       gauge: 'broker_connected',
-      help: 'Whether the broker connection, topology and consumer are up (1) or not (0).',
-      status: () => (consumer.isReady() ? 'ready' : 'not_ready'),
+      help: 'Whether the broker connections, topology and consumers (work queue, dead-letter recorder) are up (1) or not (0).',
+      status: () => (consumer.isReady() && recorder.isReady() ? 'ready' : 'not_ready'),
     },
     {
       name: 'smtp',
@@ -242,28 +304,47 @@ function warnAboutFaultInjection(config: MailerConfig, logger: Logger): void {
 }
 
 /**
- * The dead-letter store on the consumer's broker connection, made on first use: until the
- * consumer has started (after the migrations), admin requests get 503 naming the wait.
+ * The dead-letter ports as the admin API uses them: until the migrations are applied (the tables
+ * may not exist yet), every call rejects with AppError DATABASE_UNAVAILABLE (a 503 naming the wait).
  */
-function deadLettersOn(consumer: OrderConfirmedConsumer, config: MailerConfig, logger: Logger): DeadLetterStore {
-  let store: DeadLetterStore | null = null;
-  const current = (): DeadLetterStore => {
-    const link = consumer.link();
-    if (!link)
-      throw new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database');
-    return (store ??= createDeadLetterStore({
-      link,
-      deadLetterQueue: config.DEAD_LETTER_QUEUE,
-      workQueue: config.MAILER_QUEUE,
-      replayRatePerSecond: config.REPLAY_RATE_PER_SECOND,
-      confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
-      logger,
-    }));
-  };
+function onceMigrated(
+  state: { migrated: boolean },
+  records: DeadLetterRecords,
+  replays: DeadLetterReplays,
+): { records: DeadLetterRecords; replays: DeadLetterReplays } {
+  const ready = <T>(call: () => Promise<T>): Promise<T> =>
+    state.migrated
+      ? call()
+      : Promise.reject(
+          new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database'),
+        );
   return {
-    list: (page) => current().list(page),
-    replay: (filter, options) => current().replay(filter, options),
+    records: {
+      list: (filter, page) => ready(() => records.list(filter, page)),
+      find: (id) => ready(() => records.find(id)),
+      purge: (filter, options) => ready(() => records.purge(filter, options)),
+      removeExpired: (days) => ready(() => records.removeExpired(days)),
+      stats: () => ready(() => records.stats()),
+    },
+    replays: {
+      preview: (filter, limit) => ready(() => replays.preview(filter, limit)),
+      start: (filter, options) => ready(() => replays.start(filter, options)),
+      get: (id) => ready(() => replays.get(id)),
+    },
   };
+}
+
+/** Deletes replayed and purged dead-letter records past their retention; a failure is logged and tried next time. */
+async function removeExpiredDeadLetters(config: MailerConfig, parts: MailerParts, logger: Logger): Promise<void> {
+  if (!parts.ledgerState.migrated) return;
+  try {
+    const removed = await parts.records.removeExpired(config.DEAD_LETTER_RETENTION_DAYS);
+    if (removed > 0) {
+      logger.info({ removed, retentionDays: config.DEAD_LETTER_RETENTION_DAYS }, 'old dead-letter records deleted');
+    }
+  } catch (err) {
+    logger.warn({ err }, 'could not delete old dead-letter records; trying again in an hour');
+  }
 }
 
 /** The ledger must be in place before the first message is taken: the consumer starts after the migrations. */
@@ -283,4 +364,7 @@ async function migrateThenConsume(
   if (!migrated || signal.aborted) return;
   parts.ledgerState.migrated = true;
   await parts.consumer.start();
+  await parts.recorder.start();
+  parts.replays.startResuming();
+  await removeExpiredDeadLetters(config, parts, logger);
 }

@@ -27,6 +27,7 @@ describe('loadMailerConfig', () => {
         DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
         DATABASE_SCHEMA: 'mailer',
         REPLAY_RATE_PER_SECOND: 50,
+        DEAD_LETTER_RETENTION_DAYS: 30,
         SMTP_URL: 'smtp://127.0.0.1:1025',
         SMTP_POOL_SIZE: 5,
         SMTP_CONNECTION_TIMEOUT_MS: 10000,
@@ -118,6 +119,28 @@ describe('loadMailerConfig', () => {
 
       // Assert
       expect(keysNamedIn(err.message)).toEqual(['MESSAGE_ID_DOMAIN']);
+    });
+  });
+
+  describe('DEAD_LETTER_RETENTION_DAYS', () => {
+    it.each([
+      ['1', 1],
+      ['30', 30],
+      ['3650', 3650],
+    ])('when it is %p, then it is %i days', (value, days) => {
+      // Act
+      const config = loadMailerConfig({ DEAD_LETTER_RETENTION_DAYS: value });
+
+      // Assert
+      expect(config.DEAD_LETTER_RETENTION_DAYS).toBe(days);
+    });
+
+    it.each(['0', '3651', '1.5', '-1', 'a month'])('when it is %p, then the error names it', (value) => {
+      // Act
+      const err = configError({ DEAD_LETTER_RETENTION_DAYS: value });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual(['DEAD_LETTER_RETENTION_DAYS']);
     });
   });
 

@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { orderSchema } from '@order-mail/shared/contract';
 import {
   DEAD_LETTER_REASON_DESCRIPTIONS,
   isDeadLetterReason,
   type AnyDeadLetterReason,
 } from '../../domain/dead-letter-reasons';
+import { DEAD_LETTER_STATES, decodeCursor, type DeadLetterState, type ListOrder } from '../../domain/dead-letters';
 
 const reasonLines = Object.entries(DEAD_LETTER_REASON_DESCRIPTIONS)
   .map(([reason, meaning]) => `  ${reason.padEnd(19)}${meaning}`)
@@ -12,29 +15,49 @@ const reasonLines = Object.entries(DEAD_LETTER_REASON_DESCRIPTIONS)
 /** What `help` prints, and what a usage error is followed by; the reasons come from `DEAD_LETTER_REASON_DESCRIPTIONS`. */
 export const USAGE = `Usage: npm run dlq -- <command> [options]
 
+Dead letters are recorded in the mailer's PostgreSQL (table dead_letters); these commands read
+and change that record through the mailer's admin API.
+
 Commands:
-  list                       show dead letters (not removed from the queue)
-      --limit N              how many, 1-500 (default 50)
-      --offset N             skip the first N, 0-10000 (default 0)
-  replay                     move matching dead letters back to the work queue, retry schedule reset;
-                             needs --reason and/or --smtp-code, or --all
-      --reason R             one of the reasons below
-      --smtp-code N          the SMTP reply code, 3 digits, e.g. 550
-      --all                  every dead letter (not with --reason or --smtp-code)
-      --dry-run              only show what would move
-      --limit N              move at most N, 1-100000 (default 10000)
+  list                       list dead letters, newest first: a line of counts by reason, then
+                             one line per dead letter starting with its id
+      --state S              dead (default: waiting), replaying, replayed, purged or any
+      --order O              newest (default) or oldest first
+      --limit N              how many per page, 1-500 (default 50)
+      --cursor C             the next page, as the previous page printed it (same filters)
+  show <id>                  one dead letter: its fields, properties, headers and body
+  replay                     move matching dead letters back to the work queue as a replay job
+                             (retry schedule reset), then follow the job until it ends;
+                             needs a filter or --all
+      --all                  every dead letter (not with a filter)
+      --dry-run              only list what would move; nothing moves
+      --limit N              move at most N (oldest first), 1-100000 (default 10000)
+      --no-wait              print the job id and return at once (the job goes on)
+  purge                      drop matching dead letters (state purged: never replayed, deleted
+                             after DEAD_LETTER_RETENTION_DAYS); needs a filter or --all
+      --all                  every dead letter (not with a filter)
+      --dry-run              only count what would be purged; nothing changes
+      --limit N              purge at most N (oldest first), 1-100000 (default 10000)
   help                       show this text (also --help, -h)
+
+Filters (list, replay, purge; every one given must match):
+  --reason R                 one of the reasons below
+  --smtp-code N              the SMTP reply code, 3 digits, e.g. 550
+  --order-id ID              the order's id
+  --from T, --to T           dead-lettered at or after T, before T: ISO 8601 date-times with
+                             seconds and a zone, e.g. 2026-11-25T18:00:00Z
 
 Options:
   --url URL                  mailer admin URL (default $MAILER_ADMIN_URL or http://127.0.0.1:3001)
   --token T                  the mailer's ADMIN_TOKEN (default $ADMIN_TOKEN); the admin API is
                              off (HTTP 403) until the mailer runs with ADMIN_TOKEN set
-  --json                     print the API's JSON answer
+  --json                     print the API's JSON answer (replay: the job as it ended)
 
 Reasons:
 ${reasonLines}
 
-Exit codes: 0 done, 1 the mailer could not be reached or refused the request, 2 bad usage.
+Exit codes: 0 done, 1 the mailer could not be reached or refused the request, or the replay job
+failed, 2 bad usage.
 `;
 
 /** The connection options every command takes. */
@@ -45,27 +68,46 @@ interface CommonOptions {
   json: boolean;
 }
 
+/** The filter options of list, replay and purge, checked; `from`/`to` as given (ISO 8601). */
+export interface FilterOptions {
+  reason?: AnyDeadLetterReason;
+  smtpCode?: number;
+  orderId?: string;
+  from?: string;
+  to?: string;
+}
+
 type UsageError = { command: 'usage_error'; message: string };
 
 /** What the command line asks for, once every option is checked. */
 export type DlqCommand =
   | { command: 'help' }
   | UsageError
-  | (CommonOptions & { command: 'list'; limit?: number; offset?: number })
-  | (CommonOptions & {
-      command: 'replay';
-      reason?: AnyDeadLetterReason;
-      smtpCode?: number;
-      all: boolean;
-      dryRun: boolean;
-      limit?: number;
-    });
+  | (CommonOptions &
+      FilterOptions & {
+        command: 'list';
+        state?: DeadLetterState | 'any';
+        order?: ListOrder;
+        /** As given (a cursor `list` printed); checked to be one. */
+        cursor?: string;
+        limit?: number;
+      })
+  | (CommonOptions & { command: 'show'; id: string })
+  | (CommonOptions &
+      FilterOptions & { command: 'replay'; all: boolean; dryRun: boolean; limit?: number; wait: boolean })
+  | (CommonOptions & FilterOptions & { command: 'purge'; all: boolean; dryRun: boolean; limit?: number });
+
+type CommandName = 'list' | 'show' | 'replay' | 'purge';
 
 const COMMON_OPTIONS = ['url', 'token', 'json', 'help'];
-const COMMAND_OPTIONS: Record<'list' | 'replay', string[]> = {
-  list: ['limit', 'offset'],
-  replay: ['reason', 'smtp-code', 'all', 'dry-run', 'limit'],
+const FILTER_OPTIONS = ['reason', 'smtp-code', 'order-id', 'from', 'to'];
+const COMMAND_OPTIONS: Record<CommandName, string[]> = {
+  list: [...FILTER_OPTIONS, 'state', 'order', 'cursor', 'limit'],
+  show: [],
+  replay: [...FILTER_OPTIONS, 'all', 'dry-run', 'limit', 'no-wait'],
+  purge: [...FILTER_OPTIONS, 'all', 'dry-run', 'limit'],
 };
+const COMMANDS = Object.keys(COMMAND_OPTIONS) as CommandName[];
 
 const usageError = (message: string): UsageError => ({ command: 'usage_error', message });
 
@@ -76,12 +118,18 @@ function readArgs(argv: string[]) {
     allowPositionals: true,
     strict: true,
     options: {
-      limit: { type: 'string' },
-      offset: { type: 'string' },
       reason: { type: 'string' },
       'smtp-code': { type: 'string' },
+      'order-id': { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      state: { type: 'string' },
+      order: { type: 'string' },
+      cursor: { type: 'string' },
+      limit: { type: 'string' },
       all: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
+      'no-wait': { type: 'boolean' },
       url: { type: 'string' },
       token: { type: 'string' },
       json: { type: 'boolean' },
@@ -101,19 +149,34 @@ function integerOption(name: string, value: string | undefined, min: number, max
   return n;
 }
 
-/** The command asked for, if the positionals name one and every option given belongs to it. */
-function commandOf(values: Values, positionals: string[]): 'help' | 'list' | 'replay' | UsageError {
+/** One of `choices`, or an error message naming the option and them. */
+function choiceOption<T extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly T[],
+): T | UsageError {
+  if (value === undefined || (choices as readonly string[]).includes(value)) return value as T;
+  return usageError(`--${name} must be one of ${choices.join(', ')}; got "${value}"`);
+}
+
+/** The command asked for and its positional id (show), if the line names one and every option given belongs to it. */
+function commandOf(values: Values, positionals: string[]): 'help' | { name: CommandName; id?: string } | UsageError {
   const [command, ...extra] = positionals;
   if (values.help || command === 'help') return 'help';
-  if (command === undefined) return usageError('Give a command: list, replay or help');
-  if (command !== 'list' && command !== 'replay') {
-    return usageError(`Unknown command "${command}": use list, replay or help`);
+  const names = `${COMMANDS.join(', ')} or help`;
+  if (command === undefined) return usageError(`Give a command: ${names}`);
+  if (!(COMMANDS as string[]).includes(command)) return usageError(`Unknown command "${command}": use ${names}`);
+  const name = command as CommandName;
+  const [id, ...more] = name === 'show' ? extra : [undefined, ...extra];
+  if (more.length > 0) return usageError(`Unexpected argument "${more[0]}"`);
+  if (name === 'show' && id === undefined) return usageError('Give the id of the dead letter to show: show <id>');
+  if (id !== undefined && !/^[1-9][0-9]{0,18}$/.test(id)) {
+    return usageError(`The id must be a dead letter's id as list prints it (a whole number), got "${id}"`);
   }
-  if (extra.length > 0) return usageError(`Unexpected argument "${extra[0]}"`);
-  const allowed = new Set([...COMMON_OPTIONS, ...COMMAND_OPTIONS[command]]);
-  const misplaced = Object.keys(values).find((name) => !allowed.has(name));
-  if (misplaced) return usageError(`--${misplaced} is not an option of ${command}`);
-  return command;
+  const allowed = new Set([...COMMON_OPTIONS, ...COMMAND_OPTIONS[name]]);
+  const misplaced = Object.keys(values).find((option) => !allowed.has(option));
+  if (misplaced) return usageError(`--${misplaced} is not an option of ${name}`);
+  return { name, id };
 }
 
 function commonOptions(values: Values, env: NodeJS.ProcessEnv): CommonOptions | UsageError {
@@ -124,45 +187,72 @@ function commonOptions(values: Values, env: NodeJS.ProcessEnv): CommonOptions | 
   return { url, token: values.token ?? env.ADMIN_TOKEN, json: values.json === true };
 }
 
-function listCommand(values: Values, common: CommonOptions): DlqCommand {
-  const limit = integerOption('limit', values.limit, 1, 500);
-  const offset = integerOption('offset', values.offset, 0, 10_000);
-  for (const v of [limit, offset]) if (typeof v === 'string') return usageError(v);
-  return { command: 'list', ...common, limit: limit as number | undefined, offset: offset as number | undefined };
+/** A date-time as the API takes it (`z.iso.datetime` with a zone), or an error message naming the option. */
+function dateTimeProblem(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || z.iso.datetime({ offset: true }).safeParse(value).success) return undefined;
+  return `--${name} must be an ISO 8601 date-time with seconds and a zone, e.g. 2026-11-25T18:00:00Z; got "${value}"`;
 }
 
-function replayCommand(values: Values, common: CommonOptions): DlqCommand {
-  const limit = integerOption('limit', values.limit, 1, 100_000);
-  if (typeof limit === 'string') return usageError(limit);
-  const reason = values.reason;
+/**
+ * The filter options, each checked against the API's own rule (reasons, SMTP codes 100-599, the
+ * order schema's order ids, ISO 8601 date-times), or the first problem.
+ */
+function filterOptions(values: Values): FilterOptions | UsageError {
+  const { reason, 'smtp-code': code, 'order-id': orderId, from, to } = values;
   if (reason !== undefined && !isDeadLetterReason(reason)) {
     return usageError(
       `--reason must be one of ${Object.keys(DEAD_LETTER_REASON_DESCRIPTIONS).join(', ')}; got "${reason}"`,
     );
   }
-  const code = values['smtp-code'];
   if (code !== undefined && !/^[1-5]\d\d$/.test(code)) {
     return usageError(`--smtp-code must be a 3-digit SMTP reply code such as 550, got "${code}"`);
   }
-  // Which filters go together is the API's rule (one place); it answers 400 naming the problem.
-  return {
-    command: 'replay',
-    ...common,
-    reason,
-    smtpCode: code === undefined ? undefined : Number(code),
-    all: values.all === true,
-    dryRun: values['dry-run'] === true,
-    limit,
-  };
+  if (orderId !== undefined && !orderSchema.shape.orderId.safeParse(orderId).success) {
+    return usageError(`--order-id must be an order id: 1-64 letters, digits, "-" or "_"; got "${orderId}"`);
+  }
+  const timeProblem = dateTimeProblem('from', from) ?? dateTimeProblem('to', to);
+  if (timeProblem) return usageError(timeProblem);
+  return { reason, smtpCode: code === undefined ? undefined : Number(code), orderId, from, to };
+}
+
+function listCommand(values: Values, common: CommonOptions, filter: FilterOptions): DlqCommand {
+  const limit = integerOption('limit', values.limit, 1, 500);
+  if (typeof limit === 'string') return usageError(limit);
+  const state = choiceOption('state', values.state, [...DEAD_LETTER_STATES, 'any'] as const);
+  if (typeof state === 'object') return state;
+  const order = choiceOption('order', values.order, ['newest', 'oldest'] as const);
+  if (typeof order === 'object') return order;
+  const cursor = values.cursor;
+  if (cursor !== undefined && decodeCursor(cursor) === null) {
+    return usageError(`--cursor must be a cursor as list printed it ("next page: …"), got "${cursor}"`);
+  }
+  return { command: 'list', ...common, ...filter, state, order, cursor, limit };
+}
+
+/** replay and purge: a filter or --all (which goes with what is the API's rule: it answers 400 naming the problem). */
+function changeCommand(
+  name: 'replay' | 'purge',
+  values: Values,
+  common: CommonOptions,
+  filter: FilterOptions,
+): DlqCommand {
+  const limit = integerOption('limit', values.limit, 1, 100_000);
+  if (typeof limit === 'string') return usageError(limit);
+  const change = { ...common, ...filter, all: values.all === true, dryRun: values['dry-run'] === true, limit };
+  return name === 'replay'
+    ? { command: 'replay', ...change, wait: values['no-wait'] !== true }
+    : { command: 'purge', ...change };
 }
 
 /**
  * Parses and checks `npm run dlq -- …` arguments (without `node` and the script); `env` supplies
  * `MAILER_ADMIN_URL` and `ADMIN_TOKEN` when `--url` and `--token` are not given. Every
  * enumerated value is checked here, against the same lists and ranges as the admin API
- * (reasons: `DEAD_LETTER_REASON_DESCRIPTIONS`; limits: `GET /dead-letters`, `POST /dead-letters/replay`), so a
- * typo is a usage error (exit 2) instead of a request that matches nothing. Which filters may be
- * combined is left to the API, which answers 400 naming the problem. Never throws.
+ * (reasons: `DEAD_LETTER_REASON_DESCRIPTIONS`; states; limits of `GET /dead-letters`,
+ * `POST /dead-letters/replay` and `DELETE /dead-letters`; cursors), so a typo is a usage error
+ * (exit 2) naming the option instead of a request that matches nothing. Which filters may be
+ * combined (a filter or `--all`, not both) is left to the API, which answers 400 naming the
+ * problem. Never throws.
  */
 export function parseDlqArgs(argv: string[], env: NodeJS.ProcessEnv = {}): DlqCommand {
   let parsed;
@@ -173,8 +263,13 @@ export function parseDlqArgs(argv: string[], env: NodeJS.ProcessEnv = {}): DlqCo
   }
   const command = commandOf(parsed.values, parsed.positionals);
   if (command === 'help') return { command };
-  if (typeof command !== 'string') return command;
+  if ('command' in command) return command;
   const common = commonOptions(parsed.values, env);
   if ('command' in common) return common;
-  return command === 'list' ? listCommand(parsed.values, common) : replayCommand(parsed.values, common);
+  if (command.name === 'show') return { command: 'show', ...common, id: command.id as string };
+  const filter = filterOptions(parsed.values);
+  if ('command' in filter) return filter;
+  return command.name === 'list'
+    ? listCommand(parsed.values, common, filter)
+    : changeCommand(command.name, parsed.values, common, filter);
 }

@@ -1,17 +1,19 @@
 #!/usr/bin/env node
-// `npm run dlq -- list|replay|help …`: the dead-letter admin API from a terminal.
+// `npm run dlq -- list|show|replay|purge|help …`: the dead-letter admin API from a terminal.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describeErrorCause } from '@order-mail/shared/diagnostics';
-import { parseDlqArgs, USAGE } from './dlq-args';
+import type { DeadLetterDetail, DeadLetterSummary, ReplayJobView } from '../../domain/dead-letters';
+import { parseDlqArgs, USAGE, type DlqCommand, type FilterOptions } from './dlq-args';
 
-interface DeadLetterView {
-  messageId: string | null;
-  orderId: string | null;
-  reason: string;
-  smtpCode: number | null;
-  attempts: number;
-  lastFailureAt: string | null;
-  error: string | null;
-}
+/** How often `replay` asks for its job's progress. */
+const POLL_INTERVAL_MS = 500;
+/** How long `replay` keeps asking while the mailer cannot be reached or answers 503 (a restart): the job resumes meanwhile. */
+const POLL_PATIENCE_MS = 60_000;
+
+/** How many ids `purge` prints (all with --json). */
+const SHOWN_IDS = 50;
+
+type Args<C extends DlqCommand['command']> = Extract<DlqCommand, { command: C }>;
 
 function out(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -22,15 +24,18 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-function printLetters(letters: DeadLetterView[]): void {
+/** One line per dead letter, its id first (what `show` and the filters take). */
+function printLetters(letters: DeadLetterSummary[]): void {
   for (const l of letters) {
     out(
       [
+        l.id,
         l.orderId ?? '(no order id)',
         l.reason,
         l.smtpCode ?? '-',
         `attempts=${l.attempts}`,
-        l.lastFailureAt ?? '-',
+        l.deadLetteredAt,
+        l.state,
         l.error ?? '',
       ]
         .join('  ')
@@ -45,7 +50,17 @@ function unreachableCause(err: unknown): string {
   return describeErrorCause(cause) || (cause as Error)?.message || String(cause);
 }
 
-async function call(url: string, init: RequestInit, token: string | undefined): Promise<unknown> {
+interface ProblemBody {
+  error?: string;
+  message?: string;
+  details?: { path: string; message: string }[];
+  jobId?: string;
+}
+
+type Answer = { ok: true; status: number; body: unknown } | { ok: false; problem: string; retryable: boolean };
+
+/** One request; resolves with the answer or what went wrong (never the token), without exiting. */
+async function request(url: string, init: RequestInit, token: string | undefined): Promise<Answer> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -54,22 +69,27 @@ async function call(url: string, init: RequestInit, token: string | undefined): 
     });
   } catch (err) {
     const base = new URL(url).origin;
-    return fail(
-      `Cannot reach the mailer at ${base} (${unreachableCause(err)}): is it running? ` +
+    return {
+      ok: false,
+      retryable: true,
+      problem:
+        `Cannot reach the mailer at ${base} (${unreachableCause(err)}): is it running? ` +
         'Give its admin URL with --url or MAILER_ADMIN_URL.',
-      1,
-    );
+    };
   }
-  const body = (await res.json().catch(() => ({}))) as {
-    error?: string;
-    message?: string;
-    details?: { path: string; message: string }[];
-  };
-  if (!res.ok) {
-    const details = body.details?.map((d) => `\n  ${d.path || '(request)'}: ${d.message}`).join('') ?? '';
-    return fail(`HTTP ${res.status}: ${body.message ?? res.statusText}${details}${authHint(body.error, token)}`, 1);
-  }
-  return body;
+  const body = (await res.json().catch(() => ({}))) as ProblemBody;
+  if (res.ok) return { ok: true, status: res.status, body };
+  const details = body.details?.map((d) => `\n  ${d.path || '(request)'}: ${d.message}`).join('') ?? '';
+  const running = body.jobId ? `\nThe running job: GET /dead-letters/replays/${body.jobId}` : '';
+  const problem = `HTTP ${res.status}: ${body.message ?? res.statusText}${details}${running}${authHint(body.error, token)}`;
+  return { ok: false, retryable: res.status === 503, problem };
+}
+
+/** One request whose refusal ends the command (exit 1, the API's message and details on stderr). */
+async function call(url: string, init: RequestInit, token: string | undefined): Promise<unknown> {
+  const answer = await request(url, init, token);
+  if (!answer.ok) return fail(answer.problem, 1);
+  return answer.body;
 }
 
 /** What to do about a refused token, after the API's own message; never shows the token. */
@@ -88,41 +108,203 @@ function authHint(error: string | undefined, token: string | undefined): string 
   return '';
 }
 
-async function main(): Promise<void> {
-  const args = parseDlqArgs(process.argv.slice(2), process.env);
-  if (args.command === 'help') return out(USAGE.trimEnd());
-  if (args.command === 'usage_error') return fail(`${args.message}\n\n${USAGE.trimEnd()}`, 2);
+/** The filter as the API names it (query keys and JSON members alike). */
+function filterEntries(filter: FilterOptions): [string, string | number][] {
+  const entries: [string, string | number | undefined][] = [
+    ['reason', filter.reason],
+    ['smtpCode', filter.smtpCode],
+    ['orderId', filter.orderId],
+    ['from', filter.from],
+    ['to', filter.to],
+  ];
+  return entries.filter((e): e is [string, string | number] => e[1] !== undefined);
+}
 
-  if (args.command === 'list') {
-    const query = new URLSearchParams();
-    if (args.limit !== undefined) query.set('limit', String(args.limit));
-    if (args.offset !== undefined) query.set('offset', String(args.offset));
-    const body = (await call(`${args.url}/dead-letters?${query}`, {}, args.token)) as {
-      total: number;
-      messages: DeadLetterView[];
-    };
-    if (args.json) return out(JSON.stringify(body, null, 2));
-    out(`${body.total} dead letter(s)`);
-    printLetters(body.messages);
+/** The filter as a query string. */
+function filterQuery(filter: FilterOptions): URLSearchParams {
+  return new URLSearchParams(filterEntries(filter).map(([key, value]): [string, string] => [key, String(value)]));
+}
+
+/** The options that gave this page (filters, state, order, limit), to repeat with the next page's cursor. */
+function pageOptions(args: Args<'list'>): string {
+  const options: [string, string | number | undefined][] = [
+    ['--reason', args.reason],
+    ['--smtp-code', args.smtpCode],
+    ['--order-id', args.orderId],
+    ['--from', args.from],
+    ['--to', args.to],
+    ['--state', args.state],
+    ['--order', args.order],
+    ['--limit', args.limit],
+  ];
+  return options
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => ` ${name} ${value}`)
+    .join('');
+}
+
+/** `20000 dead letter(s): smtp_rejected 19000, invalid_event 1000`, largest first. */
+function countsLine(counts: { total: number; byReason: Record<string, number> }): string {
+  const reasons = Object.entries(counts.byReason)
+    .filter(([, n]) => n > 0)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([reason, n]) => `${reason} ${n}`);
+  return `${counts.total} dead letter(s)${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}`;
+}
+
+async function list(args: Args<'list'>): Promise<void> {
+  const query = filterQuery(args);
+  if (args.state !== undefined) query.set('state', args.state);
+  if (args.order !== undefined) query.set('order', args.order);
+  if (args.cursor !== undefined) query.set('cursor', args.cursor);
+  if (args.limit !== undefined) query.set('limit', String(args.limit));
+  const body = (await call(`${args.url}/dead-letters?${query}`, {}, args.token)) as {
+    deadLetters: DeadLetterSummary[];
+    nextCursor: string | null;
+    counts: { total: number; byReason: Record<string, number> };
+  };
+  if (args.json) return out(JSON.stringify(body, null, 2));
+  out(countsLine(body.counts));
+  printLetters(body.deadLetters);
+  if (body.nextCursor) out(`next page: npm run dlq -- list${pageOptions(args)} --cursor ${body.nextCursor}`);
+}
+
+/** `key: value` lines, indented, values that are not strings as JSON. */
+function printFields(title: string, fields: Record<string, unknown>): void {
+  out(`${title}:`);
+  const entries = Object.entries(fields);
+  if (entries.length === 0) out('  (none)');
+  for (const [key, value] of entries) out(`  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+}
+
+async function show(args: Args<'show'>): Promise<void> {
+  const l = (await call(`${args.url}/dead-letters/${args.id}`, {}, args.token)) as DeadLetterDetail;
+  if (args.json) return out(JSON.stringify(l, null, 2));
+  out(`dead letter ${l.id} (${l.state})`);
+  const rows: [string, unknown][] = [
+    ['reason', l.reason],
+    ['error', l.error],
+    // The server's reply starts with its code; the code alone when the reply was not kept.
+    ['smtp reply', l.smtpResponse ?? l.smtpCode],
+    ['order id', l.orderId],
+    ['event id', l.eventId],
+    ['message id', l.messageId],
+    ['correlation id', l.correlationId],
+    ['attempts', l.attempts],
+    ['first failure', l.firstFailureAt],
+    ['last failure', l.lastFailureAt],
+    ['worker', l.workerId],
+    ['dead-lettered', l.deadLetteredAt],
+    ['recorded', l.recordedAt],
+    ['replayed', l.replayedAt && `${l.replayedAt} by job ${l.replayJobId}`],
+    ['purged', l.purgedAt && `${l.purgedAt} by ${l.purgedBy}`],
+  ];
+  for (const [name, value] of rows) if (value !== null && value !== undefined) out(`  ${name.padEnd(16)}${value}`);
+  printFields('properties', l.properties);
+  printFields('headers', l.headers);
+  if (l.body.encoding === 'utf8') {
+    out(`body (${Buffer.byteLength(l.body.data, 'utf8')} bytes):`);
+    out(l.body.data);
+  } else {
+    out(`body: (base64, ${Buffer.from(l.body.data, 'base64').length} bytes; --json shows it)`);
+  }
+}
+
+/** `moved X, skipped Y (purged 2), failed Z`. */
+function progressOf(job: ReplayJobView): string {
+  const skippedBy = Object.entries(job.skipped).filter(([, n]) => n > 0);
+  const skipped = skippedBy.reduce((sum, [, n]) => sum + n, 0);
+  const why = skippedBy.length > 0 ? ` (${skippedBy.map(([reason, n]) => `${reason} ${n}`).join(', ')})` : '';
+  return `moved ${job.moved}, skipped ${skipped}${why}, failed ${job.failed}`;
+}
+
+/**
+ * Asks for the job every `POLL_INTERVAL_MS` until it has ended, printing a line whenever its
+ * counts change (unless --json). A mailer that cannot be reached or answers 503 is asked again
+ * for up to `POLL_PATIENCE_MS`: the job survives a restart and is resumed meanwhile.
+ */
+async function follow(args: Args<'replay'>, started: ReplayJobView): Promise<ReplayJobView> {
+  let job = started;
+  let shown = progressOf(job);
+  let unreachableSince: number | null = null;
+  while (job.state === 'running') {
+    await sleep(POLL_INTERVAL_MS);
+    const answer = await request(`${args.url}/dead-letters/replays/${job.id}`, {}, args.token);
+    if (!answer.ok) {
+      unreachableSince ??= Date.now();
+      if (!answer.retryable || Date.now() - unreachableSince > POLL_PATIENCE_MS) fail(answer.problem, 1);
+      continue;
+    }
+    unreachableSince = null;
+    job = answer.body as ReplayJobView;
+    const now = progressOf(job);
+    if (now !== shown && job.state === 'running' && !args.json) out(`  ${now}, pending ${job.pending}`);
+    shown = now;
+  }
+  return job;
+}
+
+async function replay(args: Args<'replay'>): Promise<void> {
+  const body: Record<string, unknown> = { ...Object.fromEntries(filterEntries(args)), dryRun: args.dryRun };
+  if (args.all) body.all = true;
+  if (args.limit !== undefined) body.limit = args.limit;
+  const answer = await call(
+    `${args.url}/dead-letters/replay`,
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+    args.token,
+  );
+  if (args.dryRun) {
+    const preview = answer as { matched: number; deadLetters: DeadLetterSummary[] };
+    if (args.json) return out(JSON.stringify(preview, null, 2));
+    out(`dry run: ${preview.matched} dead letter(s) would be replayed`);
+    return printLetters(preview.deadLetters);
+  }
+  const started = answer as ReplayJobView;
+  if (!args.json) out(`replay job ${started.id} started: ${started.matched} dead letter(s)`);
+  if (!args.wait) {
+    if (args.json) out(JSON.stringify(started, null, 2));
+    else out(`follow it: GET /dead-letters/replays/${started.id}`);
     return;
   }
-  const request: Record<string, unknown> = { dryRun: args.dryRun };
-  if (args.reason !== undefined) request.reason = args.reason;
-  if (args.smtpCode !== undefined) request.smtpCode = args.smtpCode;
-  if (args.all) request.all = true;
-  if (args.limit !== undefined) request.limit = args.limit;
-  const body = (await call(
-    `${args.url}/dead-letters/replay`,
-    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) },
-    args.token,
-  )) as { dryRun: boolean; scanned: number; matched: number; moved: number; messages: DeadLetterView[] };
+  const job = await follow(args, started);
+  if (args.json) out(JSON.stringify(job, null, 2));
+  else out(`replay job ${job.id} ${job.state}: ${progressOf(job)}${job.error ? `: ${job.error}` : ''}`);
+  if (job.state !== 'succeeded') process.exitCode = 1;
+}
+
+async function purge(args: Args<'purge'>): Promise<void> {
+  const query = filterQuery(args);
+  if (args.all) query.set('all', 'true');
+  if (args.dryRun) query.set('dryRun', 'true');
+  if (args.limit !== undefined) query.set('limit', String(args.limit));
+  const body = (await call(`${args.url}/dead-letters?${query}`, { method: 'DELETE' }, args.token)) as {
+    dryRun: boolean;
+    purged: number;
+    ids: string[];
+  };
   if (args.json) return out(JSON.stringify(body, null, 2));
-  out(
-    body.dryRun
-      ? `dry run: ${body.matched} of ${body.scanned} dead letter(s) match; nothing moved`
-      : `moved ${body.moved} of ${body.matched} matching dead letter(s) (scanned ${body.scanned})`,
-  );
-  printLetters(body.messages);
+  out(body.dryRun ? `dry run: ${body.purged} dead letter(s) would be purged` : `purged ${body.purged} dead letter(s)`);
+  if (body.ids.length === 0) return;
+  const more = body.ids.length - SHOWN_IDS;
+  out(`ids: ${body.ids.slice(0, SHOWN_IDS).join(', ')}${more > 0 ? `, … and ${more} more (--json lists all)` : ''}`);
+}
+
+async function main(): Promise<void> {
+  const args = parseDlqArgs(process.argv.slice(2), process.env);
+  switch (args.command) {
+    case 'help':
+      return out(USAGE.trimEnd());
+    case 'usage_error':
+      return fail(`${args.message}\n\n${USAGE.trimEnd()}`, 2);
+    case 'list':
+      return list(args);
+    case 'show':
+      return show(args);
+    case 'replay':
+      return replay(args);
+    case 'purge':
+      return purge(args);
+  }
 }
 
 void main();

@@ -2,63 +2,41 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import {
-  AppError,
-  ErrorCodes,
-  orderSchema,
-  ORDER_CONFIRMED_EVENT_TYPE,
-  parseOrThrow,
-  problemOf,
-} from '@order-mail/shared/contract';
+import { AppError, ErrorCodes, ORDER_CONFIRMED_EVENT_TYPE, problemOf } from '@order-mail/shared/contract';
 import type { Logger } from '@order-mail/shared/logger';
 import {
   assignRequestId,
   createHttpErrorHandler,
   createOpsRouter,
-  isUnavailableError,
   notFoundHandler,
   refuseDeclaredBodyOver,
-  requireJson,
   sendProblem,
-  verifyUtf8JsonBody,
   type ReadinessCheck,
 } from '@order-mail/shared/http';
 import { createHttpMetrics } from '@order-mail/shared/metrics';
 import type { PgDeliveryLedger } from '../../adapters/db/delivery-ledger-pg';
-import type { DeadLetterStore } from '../../adapters/broker/dead-letter-store';
-import { DEAD_LETTER_REASON_DESCRIPTIONS, isDeadLetterReason } from '../../domain/dead-letter-reasons';
+import type { DeadLetterRecords, DeadLetterReplays } from '../../domain/dead-letters';
 import { DELIVERY_STATUSES } from '../../domain/delivery-ledger';
 import type { ComposeOrderEmailDeps } from '../../domain/compose-order-email';
+import { adminTokenId, noQuery, orderIdSchema, parse, parseQuery, queryIntOr } from './admin-request';
+import { createDeadLetterRouter } from './dead-letter-routes';
 import { createPreviewRouter } from './preview-route';
+
+export { replayRequestSchema } from './dead-letter-routes';
 
 export interface MailerAppDeps {
   registry: Registry;
   checks: ReadinessCheck[];
   ledger: PgDeliveryLedger;
-  deadLetters: DeadLetterStore;
+  /** The recorded dead letters (table `dead_letters`): listed, shown and purged by the admin API. */
+  deadLetters: DeadLetterRecords;
+  /** Replay jobs: dry runs, starting one (at most one at a time across mailers), progress. */
+  replays: DeadLetterReplays;
   logger: Logger;
   adminToken?: string;
   retryAfterSeconds: number;
   /** The worker's templates and email settings, for `POST /preview`; absent: no such route. */
   preview?: ComposeOrderEmailDeps;
-}
-
-const parse = <S extends z.ZodType>(schema: S, input: unknown): z.output<S> =>
-  parseOrThrow(schema, input, 'The request is not valid');
-
-/**
- * Parses a query string (`req.query`). No admin query value is a list, so a key given twice
- * (`?limit=1&limit=2`, which express reads as an array) is refused by name first: 400
- * validation_failed with `{ path: key, message: '"key" is given more than once' }`.
- */
-function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, unknown>): z.output<S> {
-  const repeated = Object.keys(query).filter((key) => Array.isArray(query[key]));
-  if (repeated.length > 0) {
-    throw new AppError(ErrorCodes.VALIDATION_FAILED, 'The request is not valid', {
-      details: repeated.map((key) => ({ path: key, message: `"${key}" is given more than once` })),
-    });
-  }
-  return parse(schema, query);
 }
 
 /** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`). */
@@ -67,82 +45,13 @@ const ADMIN_PATHS = ['/deliveries', '/dead-letters'];
 /** Largest body the admin API reads (`POST /dead-letters/replay`); a larger one is a 413. */
 export const ADMIN_MAX_BODY_BYTES = 16 * 1024;
 
-/**
- * An order id in a path or query: the order schema's own rule (1-64 of `A-Za-z0-9_-`), so
- * nothing the API could not have accepted (a NUL byte, say) ever reaches PostgreSQL.
- */
-const orderIdSchema = orderSchema.shape.orderId;
-
-/**
- * A whole number in a query string, `min`-`max`, `fallback` if absent. Decimal digits only:
- * `z.coerce.number` would take `''` as 0, `1e2` as 100 and `0x10` as 16, and a repeated key
- * (an array) is not a number either.
- */
-const queryInt = (min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^[0-9]{1,9}$/, { message: 'must be a whole number' })
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .default(fallback);
-
 const deliveriesQuery = z.strictObject({
   orderId: orderIdSchema.optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),
-  limit: queryInt(1, 500, 50),
+  limit: queryIntOr(1, 500, 50),
 });
 
 const deliveryParams = z.strictObject({ orderId: orderIdSchema });
-
-const deadLettersQuery = z.strictObject({
-  limit: queryInt(1, 500, 50),
-  offset: queryInt(0, 10_000, 0),
-});
-
-/** Routes that take no query: an unknown key is refused rather than silently ignored. */
-const noQuery = z.strictObject({});
-
-/**
- * A replay that stopped for an unavailable dependency, as the `503` says it: the same code, with
- * what became of the dead letters (README, "Admin API").
- */
-function explainReplayFailure(err: unknown): unknown {
-  if (!isUnavailableError(err)) return err;
-  const uncertain = err.code === ErrorCodes.PUBLISH_TIMEOUT || err.code === ErrorCodes.PUBLISH_UNCONFIRMED;
-  return new AppError(
-    err.code,
-    `The replay stopped: ${err.message}. Dead letters it moved before stopping stay moved (each is logged); ` +
-      'the others stay in the dead-letter queue' +
-      (uncertain
-        ? ', the one being moved included, although the broker may also have stored its copy in the work queue'
-        : '') +
-      '. Replaying again is safe: an order gets at most one confirmation email.',
-    { cause: err },
-  );
-}
-
-export const replayRequestSchema = z
-  .strictObject({
-    reason: z
-      .string()
-      .refine(isDeadLetterReason, {
-        error: (issue) =>
-          `unknown reason ${JSON.stringify(issue.input)}: expected one of ${Object.keys(DEAD_LETTER_REASON_DESCRIPTIONS).join(', ')}`,
-      })
-      .optional(),
-    smtpCode: z.number().int().min(100).max(599).optional(),
-    all: z.literal(true).optional(),
-    dryRun: z.boolean().default(false),
-    limit: z.number().int().min(1).max(100_000).default(10_000),
-  })
-  .refine((r) => r.all === true || r.reason !== undefined || r.smtpCode !== undefined, {
-    message: 'give a filter: "reason", "smtpCode", or "all": true',
-    path: [],
-  })
-  .refine((r) => !(r.all === true && (r.reason !== undefined || r.smtpCode !== undefined)), {
-    message: '"all" cannot be combined with "reason" or "smtpCode"',
-    path: ['all'],
-  });
 
 /** What the admin routes answer while `ADMIN_TOKEN` is not set (README, "Admin API"), as `403 admin_api_disabled`. */
 export const ADMIN_API_DISABLED = {
@@ -177,7 +86,7 @@ function requireToken(token: string | undefined): RequestHandler {
  * letters, and `POST /preview` (preview-route.ts) when given `preview`.
  */
 export function createMailerApp(deps: MailerAppDeps): express.Express {
-  const { ledger, deadLetters, logger } = deps;
+  const { ledger, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.use(createHttpMetrics(deps.registry));
@@ -212,29 +121,15 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
     res.json(found);
   });
 
-  admin.get('/dead-letters', async (req, res) => {
-    const page = parseQuery(deadLettersQuery, req.query);
-    res.json({ ...(await deadLetters.list(page)), offset: page.offset, limit: page.limit });
-  });
-
-  admin.post(
-    '/dead-letters/replay',
-    requireJson,
-    express.json({ limit: ADMIN_MAX_BODY_BYTES, verify: verifyUtf8JsonBody }),
-    async (req, res) => {
-      parseQuery(noQuery, req.query);
-      const request = parse(replayRequestSchema, req.body ?? {});
-      logger.info({ request }, 'dead-letter replay requested');
-      const result = await deadLetters
-        .replay(
-          { reason: request.reason, smtpCode: request.smtpCode, all: request.all },
-          { dryRun: request.dryRun, limit: request.limit },
-        )
-        .catch((err: unknown) => {
-          throw explainReplayFailure(err);
-        });
-      res.json(result);
-    },
+  admin.use(
+    createDeadLetterRouter({
+      records: deps.deadLetters,
+      replays: deps.replays,
+      logger,
+      // Without a token the routes are off (requireToken), so no request is ever made as "admin:".
+      actor: deps.adminToken ? `admin:${adminTokenId(deps.adminToken)}` : 'admin:',
+      maxBodyBytes: ADMIN_MAX_BODY_BYTES,
+    }),
   );
 
   app.use(admin);
