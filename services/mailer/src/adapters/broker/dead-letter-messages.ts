@@ -5,30 +5,35 @@
 import { createHash } from 'node:crypto';
 import type { GetMessage } from '@order-mail/shared/broker';
 import { idsFromBody } from '../../domain/message-ids';
+import type { DeadLetterSummary } from '../../domain/dead-letters';
 import { MailerHeaders, readCountHeader, withoutBrokerHistory } from './mailer-topology';
 
 /** A message from the dead-letter queue, as amqplib's `get` or `consume` hands it over (its fields do not matter). */
 export type DeadLetterMessage = Pick<GetMessage, 'content' | 'properties'>;
 
-/** What a dead letter says about itself: the columns of `dead_letters` that describe it. */
-export interface DeadLetterDescription {
-  messageId: string | null;
-  /** The body's `eventId`, `order.orderId` and `correlationId` when it parses as JSON (cut to 200 characters); else null. */
-  eventId: string | null;
-  orderId: string | null;
-  correlationId: string | null;
-  /** `x-dead-letter-reason`, else the newest `x-death` reason, else `x-first-death-reason`, else `unknown`. */
-  reason: string;
-  error: string | null;
-  /** `x-smtp-code` when it is a whole number that fits an integer column; else null. */
-  smtpCode: number | null;
-  smtpResponse: string | null;
-  /** `x-attempts` (the ledger's attempts when it was dead-lettered): a whole number ≥ 0, 0 when absent or unreadable. */
-  attempts: number;
-  firstFailureAt: string | null;
-  lastFailureAt: string | null;
-  workerId: string | null;
-}
+/**
+ * What a dead letter says about itself: the columns of `dead_letters` that describe it (see
+ * `DeadLetterSummary`). Read from its headers and body: `eventId`, `orderId` and `correlationId`
+ * from a JSON body (cut to 200 characters), `reason` from `x-dead-letter-reason`, else the newest
+ * `x-death` reason, else `x-first-death-reason`, else `unknown`; `smtpCode` only when `x-smtp-code`
+ * is a whole number that fits an integer column; `attempts` from `x-attempts` (0 when absent or
+ * unreadable).
+ */
+export type DeadLetterDescription = Pick<
+  DeadLetterSummary,
+  | 'messageId'
+  | 'eventId'
+  | 'orderId'
+  | 'correlationId'
+  | 'reason'
+  | 'error'
+  | 'smtpCode'
+  | 'smtpResponse'
+  | 'attempts'
+  | 'firstFailureAt'
+  | 'lastFailureAt'
+  | 'workerId'
+>;
 
 /** Everything a `dead_letters` row is made of (id, state and recording time are the table's). */
 export interface NewDeadLetter extends DeadLetterDescription {

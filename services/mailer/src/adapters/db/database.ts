@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import { describeErrorCause, maskUrlPassword } from '@order-mail/shared/diagnostics';
 import type { Logger } from '@order-mail/shared/logger';
@@ -188,4 +188,23 @@ export function asDatabaseError(err: unknown): unknown {
         cause: err,
       })
     : err;
+}
+
+/**
+ * Runs `work` in a transaction on a client of `pool`: COMMIT when it resolves, ROLLBACK when it
+ * rejects (then rethrows its error); the client goes back to the pool either way.
+ */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }

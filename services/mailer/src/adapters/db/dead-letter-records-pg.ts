@@ -24,7 +24,8 @@ export interface PgDeadLetterRecords extends DeadLetterRecords {
   record(letters: NewDeadLetter[]): Promise<number>;
 }
 
-interface SummaryRow {
+/** The summary columns of a `dead_letters` row, as pg returns them. */
+export interface SummaryRow {
   id: string;
   message_id: string | null;
   event_id: string | null;
@@ -53,7 +54,8 @@ interface DetailRow extends SummaryRow {
   headers: Record<string, unknown>;
 }
 
-const SUMMARY_COLUMNS = `id, message_id, event_id, order_id, correlation_id, reason, error, smtp_code, smtp_response,
+/** The columns `SummaryRow` holds, for a SELECT list. */
+export const SUMMARY_COLUMNS = `id, message_id, event_id, order_id, correlation_id, reason, error, smtp_code, smtp_response,
   attempts, first_failure_at, last_failure_at, worker_id, dead_lettered_at, recorded_at, state, replay_job_id,
   replayed_at, purged_at, purged_by`;
 
@@ -63,7 +65,8 @@ const isRecordId = (id: string) => /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 
-function toSummary(row: SummaryRow): DeadLetterSummary {
+/** A `dead_letters` row as the admin API lists it (times as ISO 8601, the id as a decimal string). */
+export function toSummary(row: SummaryRow): DeadLetterSummary {
   return {
     id: String(row.id),
     messageId: row.message_id,

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { asDatabaseError } from './database';
+import { asDatabaseError, inTransaction } from './database';
 import {
   decideClaim,
   DELIVERY_STATUSES,
@@ -55,21 +55,6 @@ function toRecord(row: DeliveryRow): DeliveryRecord {
     sendingStartedAt: row.sending_started_at,
     sentAt: row.sent_at,
   };
-}
-
-async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 export interface DeliveryQuery {

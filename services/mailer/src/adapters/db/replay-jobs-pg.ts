@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { AppError, ErrorCodes } from '@order-mail/shared/contract';
-import { asDatabaseError } from './database';
+import { asDatabaseError, inTransaction } from './database';
+import { SUMMARY_COLUMNS, toSummary, type SummaryRow } from './dead-letter-records-pg';
 import { deadLetterFilterSql } from './dead-letter-filter-sql';
 import type { DeadLetterFilter, DeadLetterState, DeadLetterSummary, ReplayJobState } from '../../domain/dead-letters';
 import {
@@ -49,58 +50,6 @@ function toJob(row: JobRow): ReplayJobRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,
-  };
-}
-
-interface SummaryRow {
-  id: string;
-  message_id: string | null;
-  event_id: string | null;
-  order_id: string | null;
-  correlation_id: string | null;
-  reason: string;
-  error: string | null;
-  smtp_code: number | null;
-  smtp_response: string | null;
-  attempts: number;
-  first_failure_at: string | null;
-  last_failure_at: string | null;
-  worker_id: string | null;
-  dead_lettered_at: Date;
-  recorded_at: Date;
-  state: DeadLetterState;
-  replay_job_id: string | null;
-  replayed_at: Date | null;
-  purged_at: Date | null;
-  purged_by: string | null;
-}
-
-const SUMMARY_COLUMNS = `id, message_id, event_id, order_id, correlation_id, reason, error, smtp_code, smtp_response,
-  attempts, first_failure_at, last_failure_at, worker_id, dead_lettered_at, recorded_at, state, replay_job_id,
-  replayed_at, purged_at, purged_by`;
-
-function toSummary(row: SummaryRow): DeadLetterSummary {
-  return {
-    id: String(row.id),
-    messageId: row.message_id,
-    eventId: row.event_id,
-    orderId: row.order_id,
-    correlationId: row.correlation_id,
-    reason: row.reason,
-    error: row.error,
-    smtpCode: row.smtp_code,
-    smtpResponse: row.smtp_response,
-    attempts: row.attempts,
-    firstFailureAt: row.first_failure_at,
-    lastFailureAt: row.last_failure_at,
-    workerId: row.worker_id,
-    deadLetteredAt: row.dead_lettered_at.toISOString(),
-    recordedAt: row.recorded_at.toISOString(),
-    state: row.state,
-    replayJobId: row.replay_job_id,
-    replayedAt: row.replayed_at?.toISOString() ?? null,
-    purgedAt: row.purged_at?.toISOString() ?? null,
-    purgedBy: row.purged_by,
   };
 }
 
@@ -169,21 +118,6 @@ export interface PgReplayJobs {
 }
 
 const UNIQUE_VIOLATION = '23505';
-
-async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
 
 async function tryLock(pool: Pool, key: string): Promise<ReplayLock | null> {
   const client = await pool.connect();
