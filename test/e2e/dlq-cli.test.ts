@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { DEAD_LETTER_REASON_DESCRIPTIONS } from '../../services/mailer/src/domain/dead-letter-reasons';
 import { startSmtpCatcher, type SmtpCatcher } from '@test/helpers/smtp-catcher';
-import { eventually } from '@test/helpers/broker';
+import { connectTestBroker, eventually } from '@test/helpers/broker';
+import { recordedDeadLetters } from '@test/helpers/inspect';
 import {
   DLQ_CLI_ENV,
   deleteStackTopology,
@@ -15,9 +16,10 @@ import {
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import { startMailer, type RunningMailer } from '../../services/mailer/src/service';
 import { closedPort } from '@test/helpers/ports';
-import { DLQ_COMPILED, runDlqCli } from '@test/helpers/processes';
+import { DLQ_COMPILED, runDlqCli, runProcess } from '@test/helpers/processes';
 
 const runCli = (args: string[], env: Record<string, string> = {}) => runDlqCli(args, env, { compiled: true });
+const UNKNOWN_JOB = '00000000-0000-4000-8000-000000000000';
 
 beforeAll(() => {
   if (!existsSync(DLQ_COMPILED)) throw new Error(`${DLQ_COMPILED} is missing: run "npm run build" first`);
@@ -40,12 +42,30 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
     },
   );
 
+  it('when its stdout is a pipe the reader has already closed, then it exits 0 quietly (no EPIPE stack trace)', async () => {
+    // `true` exits at once, before node has started: every write of the CLI meets a closed pipe.
+    const run = await runProcess('bash', [
+      '-c',
+      'node "$0" help | true; echo "exit ${PIPESTATUS[0]}" >&2',
+      DLQ_COMPILED,
+    ]);
+
+    expect(run).toMatchObject({ code: 0, stdout: '', stderr: 'exit 0\n' });
+  });
+
   it.each([
-    [[], 'Give a command: list, show, replay, purge or help'],
+    [[], 'Give a command: list, show, replay, job, purge or help'],
     [['peek'], 'Unknown command "peek"'],
     [['show'], 'Give the id of the dead letter to show: show <id>'],
     [['show', '1', '2'], 'Unexpected argument "2"'],
     [['show', 'abc'], 'The id must be a dead letter\'s id as list prints it (a whole number), got "abc"'],
+    [['job'], 'Give the id of the replay job to follow: job <id>'],
+    [['job', '7d1f3a52'], 'The id must be a replay job\'s id as replay printed it (a UUID), got "7d1f3a52"'],
+    [['job', UNKNOWN_JOB, '--all'], '--all is not an option of job'],
+    [['replay'], 'give a filter (--reason, --smtp-code, --order-id, --from, --to) or --all'],
+    [['purge', '--dry-run'], 'give a filter (--reason, --smtp-code, --order-id, --from, --to) or --all'],
+    [['replay', '--all', '--smtp-code', '550'], '--all cannot be combined with --reason, --smtp-code'],
+    [['purge', '--all', '--order-id', 'A-1'], '--all cannot be combined with --reason, --smtp-code'],
     [['list', 'extra'], 'Unexpected argument "extra"'],
     [['list', '--frobnicate'], "Unknown option '--frobnicate'"],
     [['list', '--all'], '--all is not an option of list'],
@@ -147,10 +167,64 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
       expect(run.stderr).not.toContain(TEST_ADMIN_TOKEN);
     });
 
+    it.each([[[]], [['--no-wait']], [['--json']]])(
+      'when following a replay job that does not exist (%p), then it exits 1 with the 404 naming it',
+      async (extra) => {
+        const run = await runCli(['job', UNKNOWN_JOB, ...extra, '--url', stack.mailerUrl], DLQ_CLI_ENV);
+
+        expect(run).toMatchObject({ code: 1, stdout: '', stderr: `HTTP 404: No replay job "${UNKNOWN_JOB}"\n` });
+      },
+    );
+
+    it('when a replay is started with --no-wait, then it prints how to follow the job, and job follows it to its end', async () => {
+      // An order no dead letter has: the job matches nothing and succeeds at once.
+      const started = await runCli(
+        ['replay', '--order-id', 'no-such-order', '--no-wait', '--url', stack.mailerUrl],
+        DLQ_CLI_ENV,
+      );
+      const id = /^replay job ([0-9a-f-]{36}) started: 0 dead letter\(s\)$/m.exec(started.stdout)?.[1];
+      const followed = await runCli(['job', String(id), '--url', stack.mailerUrl], DLQ_CLI_ENV);
+      const once = await runCli(['job', String(id), '--no-wait', '--json', '--url', stack.mailerUrl], DLQ_CLI_ENV);
+
+      expect(started).toMatchObject({ code: 0, stderr: '' });
+      expect(started.stdout).toBe(`replay job ${id} started: 0 dead letter(s)\nfollow it: npm run dlq -- job ${id}\n`);
+      expect(followed).toMatchObject({
+        code: 0,
+        stderr: '',
+        stdout: `replay job ${id} succeeded: moved 0, skipped 0, failed 0\n`,
+      });
+      expect(once).toMatchObject({ code: 0, stderr: '' });
+      expect(JSON.parse(once.stdout)).toMatchObject({ id, state: 'succeeded', matched: 0 });
+    });
+
     it('when the CLI gives the token with --token, then it is accepted like ADMIN_TOKEN', async () => {
       const run = await runCli(['list', '--url', stack.mailerUrl, '--token', TEST_ADMIN_TOKEN]);
 
       expect(run).toMatchObject({ code: 0, stderr: '', stdout: '0 dead letter(s)\n' });
+    });
+
+    it('when a dead letter has an AMQP timestamp and a body that is not UTF-8, then show prints the time as ISO 8601 and the body as README says', async () => {
+      // Arrange (last: the tests above expect no dead letter): straight into the dead-letter queue.
+      // The connection stays open until it is recorded: closing it at once can drop the publish.
+      const broker = await connectTestBroker();
+      let recorded;
+      try {
+        broker.channel.sendToQueue(stack.names.deadLetterQueue, Buffer.from([0xff, 0xfe, 0x00]), {
+          messageId: 'binary-1',
+          timestamp: 1796096714,
+        });
+        [recorded] = await recordedDeadLetters(stack.names.schema, 1);
+      } finally {
+        await broker.connection.close();
+      }
+
+      // Act
+      const run = await runCli(['show', recorded.id, '--url', stack.mailerUrl], DLQ_CLI_ENV);
+
+      // Assert
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toContain('\n  timestamp: 1796096714 (2026-12-01T03:45:14.000Z)\n');
+      expect(run.stdout).toMatch(/\nbody: \(base64, 3 bytes; --json shows it\)\n$/);
     });
   });
 

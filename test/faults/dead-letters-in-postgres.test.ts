@@ -187,6 +187,9 @@ describe('dead letters recorded in PostgreSQL', () => {
       expect(stoppedAt.moved).toBeLessThan(orderIds.length);
       expect(done).toMatchObject({ state: 'succeeded', matched: 120, moved: 120, failed: 0, pending: 0 });
       expect(done.resumes).toBeGreaterThanOrEqual(1);
+      expect((await adminGet(restartedUrl, '/dead-letters/replays')).jobs).toMatchObject([
+        { id: job.id, state: 'succeeded' },
+      ]);
       const mails = await smtp.waitForMails(orderIds.length, 30_000);
       await new Promise((r) => setTimeout(r, 1000));
       expect(smtp.mails).toHaveLength(orderIds.length);

@@ -143,7 +143,12 @@ export const mailerConfigSchema = commonConfigSchema
     /** Dead letters moved back to the work queue per second during a replay. */
     REPLAY_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(50),
     /** Whole days (1-3650): replayed and purged dead-letter records older than this are deleted, hourly. */
-    DEAD_LETTER_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    DEAD_LETTER_RETENTION_DAYS: z
+      .string()
+      .regex(/^[0-9]{1,4}$/, { message: 'must be a whole number of days from 1 to 3650, e.g. 30 (no unit)' })
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(3650))
+      .default(30),
     /**
      * Bearer token of the admin API (/deliveries, /dead-letters): `Authorization: Bearer <token>`.
      * Unset, the admin API is off (403 `admin_api_disabled`); health, readiness and metrics stay open.

@@ -330,6 +330,7 @@ function onceMigrated(
       preview: (filter, limit) => ready(() => replays.preview(filter, limit)),
       start: (filter, options) => ready(() => replays.start(filter, options)),
       get: (id) => ready(() => replays.get(id)),
+      recent: (limit) => ready(() => replays.recent(limit)),
     },
   };
 }

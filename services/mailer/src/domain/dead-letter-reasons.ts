@@ -24,10 +24,20 @@ const BROKER_REASONS = {
   maxlen: 'a queue length limit was exceeded (by the broker)',
 } as const satisfies Record<BrokerDeadLetterReason, string>;
 
-/** Reason → one-line description, the mailer's then the broker's, in the order the CLI's usage lists them. */
-export const DEAD_LETTER_REASON_DESCRIPTIONS: Readonly<Record<DeadLetterReason | BrokerDeadLetterReason, string>> = {
+/**
+ * What the recorder calls a dead letter that carries neither our reason header nor an `x-death`
+ * (published to the dead-letter exchange or queue by something other than the mailer or the
+ * broker): listed, counted and filtered like the others.
+ */
+export const UNKNOWN_DEAD_LETTER_REASON = 'unknown';
+
+/** Reason → one-line description, the mailer's, the broker's, then `unknown`, in the order the CLI's usage lists them. */
+export const DEAD_LETTER_REASON_DESCRIPTIONS: Readonly<
+  Record<DeadLetterReason | BrokerDeadLetterReason | typeof UNKNOWN_DEAD_LETTER_REASON, string>
+> = {
   ...MAILER_REASONS,
   ...BROKER_REASONS,
+  [UNKNOWN_DEAD_LETTER_REASON]: "neither our reason header nor the broker's x-death (put there by something else)",
 };
 
 /** Any reason a dead letter can carry: the mailer's or the broker's. */

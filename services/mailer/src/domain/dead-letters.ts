@@ -98,19 +98,50 @@ export interface DeadLetterPage {
 }
 
 /**
- * A page cursor: opaque to clients (`v1.<id>` in base64url), so that its form may change. A cursor
- * names the last record of a page; the next page starts after it in the listing's order, so
- * records recorded meanwhile never shift a page (an offset would).
+ * What a listing is, for its cursors: the filter (state included, `dead` when absent) and the
+ * order, in one canonical string. Two requests list the same records in the same order exactly
+ * when their scopes are equal.
  */
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(`v1.${lastId}`, 'utf8').toString('base64url');
+export function listingScope(filter: DeadLetterFilter, order: ListOrder): string {
+  return JSON.stringify([
+    order,
+    filter.state ?? 'dead',
+    filter.reason ?? null,
+    filter.smtpCode ?? null,
+    filter.orderId ?? null,
+    filter.from?.toISOString() ?? null,
+    filter.to?.toISOString() ?? null,
+  ]);
 }
 
-/** The record id a cursor names, or null when it is not a cursor `encodeCursor` made. */
-export function decodeCursor(cursor: string): string | null {
-  if (!/^[A-Za-z0-9_-]{1,40}$/.test(cursor)) return null;
-  const match = /^v1\.([1-9][0-9]{0,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  return match ? match[1] : null;
+/** FNV-1a, 32 bits, as 8 hex digits: a check that a cursor belongs to its listing, not a secret. */
+function scopeTag(scope: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(scope, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+/**
+ * A page cursor: opaque to clients (`v2.<id>.<tag of the listing's scope>` in base64url), so that
+ * its form may change. It names the last record of a page; the next page starts after it in the
+ * listing's order, so records recorded meanwhile never shift a page (an offset would). `scope` is
+ * `listingScope` of the listing it was given out for.
+ */
+export function encodeCursor(lastId: string, scope: string): string {
+  return Buffer.from(`v2.${lastId}.${scopeTag(scope)}`, 'utf8').toString('base64url');
+}
+
+/**
+ * The record id a cursor names, or null when it is not a cursor `encodeCursor` made for a listing
+ * of this `scope` (another filter or order, or no cursor at all).
+ */
+export function decodeCursor(cursor: string, scope: string): string | null {
+  if (!/^[A-Za-z0-9_-]{1,60}$/.test(cursor)) return null;
+  const match = /^v2\.([1-9][0-9]{0,18})\.([0-9a-f]{8})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return match && match[2] === scopeTag(scope) ? match[1] : null;
 }
 
 /** What the dead-letter table and its queries offer the admin API, the recorder and the metrics. */
@@ -131,7 +162,10 @@ export interface DeadLetterRecords {
     filter: DeadLetterFilter,
     options: { dryRun: boolean; limit: number; purgedBy: string },
   ): Promise<{ dryRun: boolean; purged: number; ids: string[] }>;
-  /** Deletes `replayed` and `purged` records older than `retentionDays` days (by replayedAt/purgedAt); resolves with how many. */
+  /**
+   * Deletes `replayed` and `purged` records older than `retentionDays` days (by replayedAt/purgedAt),
+   * and finished replay jobs as old that no record names any more; resolves with how many records.
+   */
   removeExpired(retentionDays: number): Promise<number>;
   /** For the gauges: `dead` records per reason, and when the oldest `dead` one was dead-lettered (null if none). */
   stats(): Promise<{ waitingByReason: Record<string, number>; oldestWaitingAt: Date | null }>;
@@ -172,7 +206,11 @@ export interface ReplayJobView {
 
 /** What `POST /dead-letters/replay` does, through the replay-job runner. */
 export interface DeadLetterReplays {
-  /** The `dead` records a replay with `filter` would move now, oldest first, at most `limit`: exactly what a job would take on. */
+  /**
+   * The `dead` records a replay with `filter` would move now, oldest first, at most `limit`:
+   * exactly what a job would take on. Those a running job has taken on are left out (a job
+   * started after it would not get them).
+   */
   preview(filter: DeadLetterFilter, limit: number): Promise<{ matched: number; deadLetters: DeadLetterSummary[] }>;
   /**
    * Creates a job for the `dead` records matching `filter` (at most `limit`, oldest first) and
@@ -183,4 +221,6 @@ export interface DeadLetterReplays {
   start(filter: DeadLetterFilter, options: { limit: number; requestedBy: string }): Promise<ReplayJobView>;
   /** A job by id; null if none. */
   get(id: string): Promise<ReplayJobView | null>;
+  /** The latest jobs, newest first (by creation), at most `limit`; finished ones go with the dead-letter retention. */
+  recent(limit: number): Promise<ReplayJobView[]>;
 }

@@ -148,7 +148,9 @@ describe('mailer admin API', () => {
       'a wrong token': { authorization: 'Bearer not-the-admin-token-0123' },
       'the token without "Bearer "': { authorization: TOKEN },
       'the token': { authorization: `Bearer ${TOKEN}` },
+      'the token with a lower-case scheme': { authorization: `bearer ${TOKEN}` },
     };
+    const ACCEPTED = ['the token', 'the token with a lower-case scheme'];
     const ROUTES: [string, string][] = [
       ['GET', '/deliveries'],
       ['GET', '/deliveries?status=sent&limit=1'],
@@ -168,7 +170,7 @@ describe('mailer admin API', () => {
     const cases = (['unset', 'set'] as const).flatMap((token) =>
       Object.keys(CREDENTIALS).flatMap((credentials) =>
         ROUTES.map(([method, path]) => {
-          const status = token === 'unset' ? 403 : credentials === 'the token' ? 200 : 401;
+          const status = token === 'unset' ? 403 : ACCEPTED.includes(credentials) ? 200 : 401;
           return [token, credentials, method, path, status] as const;
         }),
       ),
@@ -192,7 +194,12 @@ describe('mailer admin API', () => {
           });
         } else if (status === 401) {
           expect(body).toMatchObject({ error: 'unauthorized' });
-          expect(res.headers.get('www-authenticate')).toBe('Bearer realm="mailer-admin"');
+          // A Bearer token that is not the admin token is an invalid_token (RFC 6750 §3.1); no Bearer credentials, no error code.
+          expect(res.headers.get('www-authenticate')).toBe(
+            credentials === 'a wrong token'
+              ? 'Bearer realm="mailer-admin", error="invalid_token"'
+              : 'Bearer realm="mailer-admin"',
+          );
         } else {
           expect(body.error).toBeUndefined();
         }
@@ -319,6 +326,8 @@ describe('mailer admin API, every path and query value it cannot use', () => {
     ['GET', '/deliveries?limit=1', 200],
     ['GET', '/dead-letters?limit=500&order=oldest', 200],
     ['GET', '/dead-letters?state=any&smtpCode=550', 200],
+    // A dead letter with neither our reason nor an x-death is recorded as `unknown`: it can be filtered.
+    ['GET', '/dead-letters?reason=unknown', 200],
     ['GET', '/dead-letters/9223372036854775807', 404],
     ['GET', '/dead-letters/replays/00000000-0000-4000-8000-000000000000', 404],
     ['DELETE', '/dead-letters?all=true&dryRun=true', 200],
@@ -377,7 +386,7 @@ describe('mailer admin API, every cause of a 503', () => {
       checks: [],
       ledger: { find: fail, list: fail } as unknown as PgDeliveryLedger,
       deadLetters: { list: fail, find: fail, purge: fail, removeExpired: fail, stats: fail },
-      replays: { preview: fail, start: fail, get: fail },
+      replays: { preview: fail, start: fail, get: fail, recent: fail },
       logger: capturingLogger(logs, { service: 'mailer' }),
       adminToken: TOKEN,
       retryAfterSeconds: 5,
@@ -462,7 +471,12 @@ describe('mailer admin API, every cause of a 503', () => {
           removeExpired: failing(databaseDown),
           stats: failing(databaseDown),
         },
-        replays: { preview: failing(databaseDown), start: failing(databaseDown), get: failing(databaseDown) },
+        replays: {
+          preview: failing(databaseDown),
+          start: failing(databaseDown),
+          get: failing(databaseDown),
+          recent: failing(databaseDown),
+        },
         logger: capturingLogger(logs, { service: 'mailer' }),
         adminToken: TOKEN,
         retryAfterSeconds: 5,

@@ -7,7 +7,7 @@ import { uniqueStackNames } from '@test/helpers/stack';
 import { toNewDeadLetter, type NewDeadLetter } from '../../src/adapters/broker/dead-letter-messages';
 import { migrate } from '../../src/adapters/db/database';
 import { createPgDeadLetterRecords, type PgDeadLetterRecords } from '../../src/adapters/db/dead-letter-records-pg';
-import { decodeCursor, type DeadLetterFilter, type ListOrder } from '../../src/domain/dead-letters';
+import { decodeCursor, listingScope, type DeadLetterFilter, type ListOrder } from '../../src/domain/dead-letters';
 
 /** A dead letter as the mailer dead-letters it; `n` makes it unique (its body and message id). */
 function letter(
@@ -69,7 +69,7 @@ describe('dead-letter records on PostgreSQL', () => {
       const result = await records.list({}, { order, afterId, limit });
       messageIds.push(...result.deadLetters.map((l) => l.messageId ?? ''));
       if (result.nextCursor === null) return messageIds;
-      afterId = decodeCursor(result.nextCursor) ?? undefined;
+      afterId = decodeCursor(result.nextCursor, listingScope({}, order)) ?? undefined;
       await between(page);
     }
     throw new Error('more pages than expected');
@@ -267,6 +267,29 @@ describe('dead-letter records on PostgreSQL', () => {
     expect(removed).toBe(2);
     const left = await query<{ message_id: string }>(`SELECT message_id FROM "${schema}".dead_letters ORDER BY id`);
     expect(left.map((r) => r.message_id)).toEqual(['msg-2', 'msg-4', 'msg-5']);
+  });
+
+  it('when finished replay jobs are past their retention, then those no record names are deleted, and a running or named one is kept', async () => {
+    // Arrange: an old finished job with no records left, one still named by a record, a running one
+    await records.record([letter(1)]);
+    const [gone, named, running] = [randomUUID(), randomUUID(), randomUUID()];
+    const job = (id: string, state: string, finishedDaysAgo: number | null) =>
+      query(
+        `INSERT INTO "${schema}".replay_jobs (id, state, filter, max_letters, requested_by, finished_at)
+         VALUES ($1, $2, '{}', 10, 'admin:a', now() - $3::integer * interval '1 day')`,
+        [id, state, finishedDaysAgo],
+      );
+    await job(gone, 'succeeded', 31);
+    await job(named, 'failed', 31);
+    await job(running, 'running', null);
+    await query(`UPDATE "${schema}".dead_letters SET replay_job_id = $1`, [named]);
+
+    // Act
+    await records.removeExpired(30);
+
+    // Assert
+    const left = await query<{ id: string }>(`SELECT id FROM "${schema}".replay_jobs`);
+    expect(left.map((r) => r.id).sort()).toEqual([named, running].sort());
   });
 
   it('when stats are taken, then dead records are counted per reason with the oldest time', async () => {

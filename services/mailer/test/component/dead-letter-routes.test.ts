@@ -7,6 +7,7 @@ import type { PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg'
 import {
   decodeCursor,
   encodeCursor,
+  listingScope,
   type DeadLetterDetail,
   type DeadLetterFilter,
   type DeadLetterRecords,
@@ -96,7 +97,8 @@ function fakeRecords(): DeadLetterRecords & { calls: { method: string; args: unk
       const taken = rest.slice(0, page.limit);
       return {
         deadLetters: taken.map(summaryOf),
-        nextCursor: rest.length > page.limit ? encodeCursor(taken[taken.length - 1].id) : null,
+        nextCursor:
+          rest.length > page.limit ? encodeCursor(taken[taken.length - 1].id, listingScope(filter, page.order)) : null,
         counts: { total: 5, byReason: { smtp_rejected: 4, invalid_event: 1 } },
       };
     },
@@ -135,6 +137,11 @@ function fakeReplays(): DeadLetterReplays & { calls: { method: string; args: unk
       fake.calls.push({ method: 'get', args: [id] });
       if (fake.failWith) throw fake.failWith;
       return id === JOB_ID ? jobView({ state: 'succeeded', moved: 4, pending: 0, runningOn: null }) : null;
+    },
+    async recent(limit: number) {
+      fake.calls.push({ method: 'recent', args: [limit] });
+      if (fake.failWith) throw fake.failWith;
+      return [jobView({ state: 'succeeded', moved: 4, pending: 0, runningOn: null })];
     },
   };
   return fake;
@@ -244,11 +251,10 @@ describe('dead-letter admin routes (HTTP contract, ports faked)', () => {
         ['3', '4'],
         ['5'],
       ]);
-      expect([decodeCursor(first.nextCursor), decodeCursor(second.nextCursor), third.nextCursor]).toEqual([
-        '2',
-        '4',
-        null,
-      ]);
+      const scope = listingScope({ state: 'dead' }, 'oldest');
+      expect([decodeCursor(first.nextCursor, scope), decodeCursor(second.nextCursor, scope), third.nextCursor]).toEqual(
+        ['2', '4', null],
+      );
       expect(records.calls.map((c) => (c.args[1] as { afterId?: string }).afterId)).toEqual([undefined, '2', '4']);
     });
   });
@@ -272,6 +278,22 @@ describe('dead-letter admin routes (HTTP contract, ports faked)', () => {
       expect(res.status).toBe(200);
       expect(await jsonOf(res)).toMatchObject({ id: JOB_ID, state: 'succeeded', matched: 4, moved: 4, pending: 0 });
     });
+
+    it.each([
+      ['', 20],
+      ['?limit=5', 5],
+    ])(
+      'when the replay jobs are listed with %p, then the latest jobs come back, at most the limit',
+      async (query, limit) => {
+        // Act
+        const res = await get(`/dead-letters/replays${query}`);
+
+        // Assert
+        expect(res.status).toBe(200);
+        expect((await jsonOf(res)).jobs).toMatchObject([{ id: JOB_ID, state: 'succeeded' }]);
+        expect(replays.calls).toEqual([{ method: 'recent', args: [limit] }]);
+      },
+    );
 
     it.each([
       ['a dead letter that is not recorded', '/dead-letters/999'],
@@ -411,7 +433,10 @@ describe('dead-letter admin routes (HTTP contract, ports faked)', () => {
       ['GET', '/dead-letters?state=lost', 'state'],
       ['GET', '/dead-letters?order=random', 'order'],
       ['GET', '/dead-letters?cursor=abc', 'cursor'],
-      ['GET', `/dead-letters?cursor=${encodeCursor('0')}`, 'cursor'],
+      ['GET', `/dead-letters?cursor=${encodeCursor('0', listingScope({}, 'newest'))}`, 'cursor'],
+      // A cursor of another listing (oldest first, another reason) would page the wrong records.
+      ['GET', `/dead-letters?cursor=${encodeCursor('3', listingScope({}, 'oldest'))}`, 'cursor'],
+      ['GET', `/dead-letters?reason=smtp_rejected&cursor=${encodeCursor('3', listingScope({}, 'newest'))}`, 'cursor'],
       ['GET', '/dead-letters?cursor=', 'cursor'],
       ['GET', '/dead-letters?limit=0', 'limit'],
       ['GET', '/dead-letters?limit=501', 'limit'],
@@ -422,6 +447,8 @@ describe('dead-letter admin routes (HTTP contract, ports faked)', () => {
       ['GET', '/dead-letters/9223372036854775808', 'id'],
       ['GET', '/dead-letters/3?verbose=1', 'verbose'],
       ['GET', '/dead-letters/replays/not-a-uuid', 'id'],
+      ['GET', '/dead-letters/replays?limit=101', 'limit'],
+      ['GET', '/dead-letters/replays?state=running', 'state'],
       ['GET', `/dead-letters/replays/${JOB_ID}?watch=1`, 'watch'],
       ['DELETE', '/dead-letters?all=yes', 'all'],
       ['DELETE', '/dead-letters?all=true&reason=smtp_rejected', 'all'],

@@ -135,12 +135,18 @@ describe('loadMailerConfig', () => {
       expect(config.DEAD_LETTER_RETENTION_DAYS).toBe(days);
     });
 
-    it.each(['0', '3651', '1.5', '-1', 'a month'])('when it is %p, then the error names it', (value) => {
+    it.each(['0', '3651', '1.5', '-1', 'a month', '30d'])('when it is %p, then the error names it', (value) => {
       // Act
       const err = configError({ DEAD_LETTER_RETENTION_DAYS: value });
 
       // Assert
       expect(keysNamedIn(err.message)).toEqual(['DEAD_LETTER_RETENTION_DAYS']);
+    });
+
+    it('when it is given with a unit, then the error says it takes whole days without one', () => {
+      expect(configError({ DEAD_LETTER_RETENTION_DAYS: '30d' }).message).toContain(
+        'must be a whole number of days from 1 to 3650, e.g. 30 (no unit)',
+      );
     });
   });
 

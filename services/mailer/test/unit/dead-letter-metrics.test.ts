@@ -75,7 +75,7 @@ describe('createDeadLetterMetrics', () => {
   it('when a reason no longer waits at the next scrape, then its series drops to 0 (known) or goes (other)', async () => {
     // Arrange
     stats.mockResolvedValueOnce({
-      waitingByReason: { smtp_rejected: 3, unknown: 1 },
+      waitingByReason: { smtp_rejected: 3, from_a_newer_mailer: 1 },
       oldestWaitingAt: new Date('2026-11-25T17:00:00Z'),
     });
     stats.mockResolvedValueOnce({ waitingByReason: {}, oldestWaitingAt: null });
@@ -86,7 +86,7 @@ describe('createDeadLetterMetrics', () => {
 
     // Assert
     expect(series.get('mailer_dead_letters_waiting{reason="smtp_rejected"}')).toBe(0);
-    expect(series.has('mailer_dead_letters_waiting{reason="unknown"}')).toBe(false);
+    expect(series.has('mailer_dead_letters_waiting{reason="from_a_newer_mailer"}')).toBe(false);
     expect(series.get('mailer_dead_letter_oldest_waiting_age_seconds')).toBe(0);
   });
 

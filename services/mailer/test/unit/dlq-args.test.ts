@@ -1,9 +1,10 @@
-import { encodeCursor } from '../../src/domain/dead-letters';
+import { encodeCursor, listingScope } from '../../src/domain/dead-letters';
 import { DEAD_LETTER_REASON_DESCRIPTIONS } from '../../src/domain/dead-letter-reasons';
 import { parseDlqArgs, USAGE } from '../../src/entry-points/cli/dlq-args';
 
 const DEFAULTS = { url: 'http://127.0.0.1:3001', json: false };
-const CURSOR = encodeCursor('20012');
+const CURSOR = encodeCursor('20012', listingScope({}, 'newest'));
+const JOB_ID = '7d1f3a52-0b6e-4c1a-9f0e-3b2d8c4e5a61';
 
 describe('parseDlqArgs', () => {
   describe('when the line is valid', () => {
@@ -74,6 +75,17 @@ describe('parseDlqArgs', () => {
         { command: 'purge', ...DEFAULTS, smtpCode: 550, all: false, dryRun: true, limit: 1 },
       ],
       ['purge --all', ['purge', '--all'], { command: 'purge', ...DEFAULTS, all: true, dryRun: false }],
+      [
+        'purge with a time range only',
+        ['purge', '--to', '2026-11-25T00:00:00Z'],
+        { command: 'purge', ...DEFAULTS, to: '2026-11-25T00:00:00Z', all: false, dryRun: false },
+      ],
+      ['job', ['job', JOB_ID], { command: 'job', ...DEFAULTS, id: JOB_ID, wait: true }],
+      [
+        'job with an upper-case id, --no-wait and --json',
+        ['job', JOB_ID.toUpperCase(), '--no-wait', '--json'],
+        { command: 'job', ...DEFAULTS, json: true, id: JOB_ID.toUpperCase(), wait: false },
+      ],
       ['help', ['help'], { command: 'help' }],
       ['--help', ['--help'], { command: 'help' }],
       ['-h after a command', ['replay', '-h'], { command: 'help' }],
@@ -110,13 +122,48 @@ describe('parseDlqArgs', () => {
 
   describe('when the line is not valid', () => {
     it.each([
-      ['no command', [], 'Give a command: list, show, replay, purge or help'],
-      ['an unknown command', ['peek'], 'Unknown command "peek": use list, show, replay, purge or help'],
+      ['no command', [], 'Give a command: list, show, replay, job, purge or help'],
+      ['an unknown command', ['peek'], 'Unknown command "peek": use list, show, replay, job, purge or help'],
       ['an extra argument to list', ['list', 'extra'], 'Unexpected argument "extra"'],
       ['show without an id', ['show'], 'Give the id of the dead letter to show: show <id>'],
       ['show with two ids', ['show', '1', '2'], 'Unexpected argument "2"'],
       ['show with an id that is not a number', ['show', 'A-1'], "The id must be a dead letter's id"],
       ['show with id 0', ['show', '0'], "The id must be a dead letter's id"],
+      ['job without an id', ['job'], 'Give the id of the replay job to follow: job <id>'],
+      ['job with two ids', ['job', JOB_ID, JOB_ID], `Unexpected argument "${JOB_ID}"`],
+      [
+        'job with an id that is not a UUID',
+        ['job', '17'],
+        'The id must be a replay job\'s id as replay printed it (a UUID), got "17"',
+      ],
+      ['job with a UUID cut short', ['job', JOB_ID.slice(0, -1)], "The id must be a replay job's id"],
+      ['--all on job', ['job', JOB_ID, '--all'], '--all is not an option of job'],
+      ['--reason on job', ['job', JOB_ID, '--reason', 'smtp_rejected'], '--reason is not an option of job'],
+      [
+        'replay without a filter or --all',
+        ['replay'],
+        'give a filter (--reason, --smtp-code, --order-id, --from, --to) or --all',
+      ],
+      [
+        'a replay dry run without a filter or --all',
+        ['replay', '--dry-run', '--limit', '5'],
+        'give a filter (--reason',
+      ],
+      [
+        'purge without a filter or --all',
+        ['purge', '--dry-run'],
+        'give a filter (--reason, --smtp-code, --order-id, --from, --to) or --all',
+      ],
+      [
+        'replay with --all and a reason',
+        ['replay', '--all', '--reason', 'smtp_rejected'],
+        '--all cannot be combined with --reason, --smtp-code, --order-id, --from or --to',
+      ],
+      [
+        'purge with --all and a time',
+        ['purge', '--all', '--from', '2026-11-25T00:00:00Z'],
+        '--all cannot be combined with --reason, --smtp-code, --order-id, --from or --to',
+      ],
       ['an unknown option', ['list', '--frobnicate'], "Unknown option '--frobnicate'"],
       ['the removed --offset', ['list', '--offset', '5'], "Unknown option '--offset'"],
       ['--all on list', ['list', '--all'], '--all is not an option of list'],
@@ -149,7 +196,7 @@ describe('parseDlqArgs', () => {
         '--state must be one of dead, replaying, replayed, purged, any; got "lost"',
       ],
       ['an unknown order', ['list', '--order', 'random'], '--order must be one of newest, oldest; got "random"'],
-      ['a cursor list did not print', ['list', '--cursor', 'abc'], '--cursor must be a cursor as list printed it'],
+      ['a cursor list did not print', ['list', '--cursor', 'a+b'], '--cursor must be a cursor as list printed it'],
       ['a list limit of 0', ['list', '--limit', '0'], '--limit must be a whole number from 1 to 500, got "0"'],
       ['a list limit of 501', ['list', '--limit', '501'], '--limit must be a whole number from 1 to 500'],
       ['a list limit with a unit', ['list', '--limit', '10x'], '--limit must be a whole number from 1 to 500'],
@@ -174,7 +221,9 @@ describe('parseDlqArgs', () => {
 describe('USAGE', () => {
   it('when read, then it lists every command, every option of each, and every documented reason', () => {
     // Assert
-    for (const command of ['list', 'show <id>', 'replay', 'purge', 'help']) expect(USAGE).toContain(`\n  ${command} `);
+    for (const command of ['list', 'show <id>', 'replay', 'job <id>', 'purge', 'help']) {
+      expect(USAGE).toContain(`\n  ${command} `);
+    }
     for (const option of [
       '--state',
       '--order ',

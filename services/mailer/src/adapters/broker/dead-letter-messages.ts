@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { GetMessage } from '@order-mail/shared/broker';
 import { idsFromBody } from '../../domain/message-ids';
 import type { DeadLetterSummary } from '../../domain/dead-letters';
+import { UNKNOWN_DEAD_LETTER_REASON } from '../../domain/dead-letter-reasons';
 import { MailerHeaders, readCountHeader, withoutBrokerHistory } from './mailer-topology';
 
 /** A message from the dead-letter queue, as amqplib's `get` or `consume` hands it over (its fields do not matter). */
@@ -130,7 +131,7 @@ export function describeDeadLetter(msg: DeadLetterMessage): DeadLetterDescriptio
     text(headers[MailerHeaders.deadLetterReason]) ??
     text(newestDeath(headers)?.reason) ??
     text(headers['x-first-death-reason']) ??
-    'unknown';
+    UNKNOWN_DEAD_LETTER_REASON;
   return {
     messageId: text(msg.properties.messageId),
     eventId: ids.eventId === undefined ? null : safeText(ids.eventId),

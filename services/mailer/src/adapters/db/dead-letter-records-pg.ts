@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import {
   encodeCursor,
+  listingScope,
   type DeadLetterDetail,
   type DeadLetterFilter,
   type DeadLetterPage,
@@ -163,7 +164,11 @@ async function listPage(
   ]);
   const deadLetters = rows.rows.slice(0, Math.max(0, page.limit)).map(toSummary);
   const more = rows.rows.length > deadLetters.length && deadLetters.length > 0;
-  return { deadLetters, nextCursor: more ? encodeCursor(deadLetters[deadLetters.length - 1].id) : null, counts };
+  return {
+    deadLetters,
+    nextCursor: more ? encodeCursor(deadLetters[deadLetters.length - 1].id, listingScope(filter, page.order)) : null,
+    counts,
+  };
 }
 
 async function countByReason(pool: Pool, where: string, params: unknown[]): Promise<DeadLetterPage['counts']> {
@@ -211,6 +216,13 @@ async function removeExpired(pool: Pool, retentionDays: number): Promise<number>
   const { rowCount } = await pool.query(
     `DELETE FROM dead_letters WHERE state IN ('replayed', 'purged')
        AND coalesce(replayed_at, purged_at) < now() - $1::double precision * interval '1 day'`,
+    [retentionDays],
+  );
+  // Finished jobs go the same way once no record names them any more (the records outlive them otherwise).
+  await pool.query(
+    `DELETE FROM replay_jobs j WHERE j.state <> 'running'
+       AND j.finished_at < now() - $1::double precision * interval '1 day'
+       AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.replay_job_id = j.id)`,
     [retentionDays],
   );
   return rowCount ?? 0;

@@ -113,6 +113,8 @@ export interface PgReplayJobs {
   leave(jobId: string, workerId: string): Promise<void>;
   /** A job by id; null if none or `id` is not a UUID. Rejects with `asDatabaseError`'s errors. */
   get(id: string): Promise<ReplayJobRecord | null>;
+  /** The latest jobs, newest first, at most `limit`. Rejects with `asDatabaseError`'s errors. */
+  recent(limit: number): Promise<ReplayJobRecord[]>;
   /** The `dead` records a job with `filter` and `limit` would take on now, oldest first. Reads only; rejects with `asDatabaseError`'s errors. */
   preview(filter: DeadLetterFilter, limit: number): Promise<DeadLetterSummary[]>;
 }
@@ -164,6 +166,13 @@ async function tryLock(pool: Pool, key: string): Promise<ReplayLock | null> {
   };
 }
 
+/**
+ * Dead letters no running job has taken on. A job takes on its dead letters when it is created,
+ * so a dry run while one runs must not count them: a job started after it would not get them.
+ */
+const NOT_TAKEN_BY_A_RUNNING_JOB = `(replay_job_id IS NULL
+  OR replay_job_id NOT IN (SELECT id FROM replay_jobs WHERE state = 'running'))`;
+
 async function create(pool: Pool, input: Parameters<PgReplayJobs['create']>[0]): Promise<ReplayJobRecord> {
   const id = randomUUID();
   try {
@@ -175,7 +184,8 @@ async function create(pool: Pool, input: Parameters<PgReplayJobs['create']>[0]):
       const { where, params } = deadLetterFilterSql({ ...input.filter, state: 'dead' }, [id, input.limit]);
       // FOR UPDATE: a purge committing meanwhile is seen, and its records are not taken.
       const { rowCount } = await client.query(
-        `WITH taken AS (SELECT id FROM dead_letters WHERE ${where} ORDER BY id LIMIT $2 FOR UPDATE)
+        `WITH taken AS (SELECT id FROM dead_letters WHERE ${where}
+           AND ${NOT_TAKEN_BY_A_RUNNING_JOB} ORDER BY id LIMIT $2 FOR UPDATE)
          UPDATE dead_letters d SET replay_job_id = $1 FROM taken WHERE d.id = taken.id AND d.state = 'dead'`,
         params,
       );
@@ -190,6 +200,7 @@ async function create(pool: Pool, input: Parameters<PgReplayJobs['create']>[0]):
     const running = await findUnfinished(pool);
     throw new AppError(ErrorCodes.CONFLICT, `A replay job is already running: ${running?.id ?? 'unknown'}`, {
       cause: err,
+      extensions: running ? { jobId: running.id } : {},
     });
   }
 }
@@ -292,10 +303,16 @@ async function get(pool: Pool, id: string): Promise<ReplayJobRecord | null> {
   return rows.length > 0 ? toJob(rows[0]) : null;
 }
 
+async function recent(pool: Pool, limit: number): Promise<ReplayJobRecord[]> {
+  const { rows } = await pool.query<JobRow>('SELECT * FROM replay_jobs ORDER BY created_at DESC, id LIMIT $1', [limit]);
+  return rows.map(toJob);
+}
+
 async function preview(pool: Pool, filter: DeadLetterFilter, limit: number): Promise<DeadLetterSummary[]> {
   const { where, params } = deadLetterFilterSql({ ...filter, state: 'dead' }, [limit]);
   const { rows } = await pool.query<SummaryRow>(
-    `SELECT ${SUMMARY_COLUMNS} FROM dead_letters WHERE ${where} ORDER BY id LIMIT $1`,
+    `SELECT ${SUMMARY_COLUMNS} FROM dead_letters WHERE ${where} AND ${NOT_TAKEN_BY_A_RUNNING_JOB}
+     ORDER BY id LIMIT $1`,
     params,
   );
   return rows.map(toSummary);
@@ -348,6 +365,7 @@ export function createPgReplayJobs(pool: Pool, schema: string): PgReplayJobs {
       );
     },
     get: (id) => get(pool, id).catch(asHttpError),
+    recent: (limit) => recent(pool, limit).catch(asHttpError),
     preview: (filter, limit) => preview(pool, filter, limit).catch(asHttpError),
   };
 }

@@ -6,7 +6,7 @@ import {
   isDeadLetterReason,
   type AnyDeadLetterReason,
 } from '../../domain/dead-letter-reasons';
-import { DEAD_LETTER_STATES, decodeCursor, type DeadLetterState, type ListOrder } from '../../domain/dead-letters';
+import { DEAD_LETTER_STATES, type DeadLetterState, type ListOrder } from '../../domain/dead-letters';
 
 const reasonLines = Object.entries(DEAD_LETTER_REASON_DESCRIPTIONS)
   .map(([reason, meaning]) => `  ${reason.padEnd(19)}${meaning}`)
@@ -28,13 +28,19 @@ Commands:
   show <id>                  one dead letter: its fields, properties, headers and body
   replay                     move matching dead letters back to the work queue as a replay job
                              (retry schedule reset), then follow the job until it ends;
-                             needs a filter or --all
+                             needs a filter (--reason, --smtp-code, --order-id, --from, --to)
+                             or --all
       --all                  every dead letter (not with a filter)
       --dry-run              only list what would move; nothing moves
       --limit N              move at most N (oldest first), 1-100000 (default 10000)
-      --no-wait              print the job id and return at once (the job goes on)
+      --no-wait              print the job id and return at once (the job goes on; follow it
+                             with: job <id>)
+  job <id>                   follow a replay job (its id, a UUID, as replay printed it) until it
+                             ends, as replay does; any mailer sharing the database knows it
+      --no-wait              print its state once and return
   purge                      drop matching dead letters (state purged: never replayed, deleted
-                             after DEAD_LETTER_RETENTION_DAYS); needs a filter or --all
+                             after DEAD_LETTER_RETENTION_DAYS); needs a filter (--reason,
+                             --smtp-code, --order-id, --from, --to) or --all
       --all                  every dead letter (not with a filter)
       --dry-run              only count what would be purged; nothing changes
       --limit N              purge at most N (oldest first), 1-100000 (default 10000)
@@ -51,13 +57,13 @@ Options:
   --url URL                  mailer admin URL (default $MAILER_ADMIN_URL or http://127.0.0.1:3001)
   --token T                  the mailer's ADMIN_TOKEN (default $ADMIN_TOKEN); the admin API is
                              off (HTTP 403) until the mailer runs with ADMIN_TOKEN set
-  --json                     print the API's JSON answer (replay: the job as it ended)
+  --json                     print the API's JSON answer (replay, job: the job as it ended)
 
 Reasons:
 ${reasonLines}
 
 Exit codes: 0 done, 1 the mailer could not be reached or refused the request, or the replay job
-failed, 2 bad usage.
+failed (or could not be followed to its end: it goes on), 2 bad usage.
 `;
 
 /** The connection options every command takes. */
@@ -93,11 +99,12 @@ export type DlqCommand =
         limit?: number;
       })
   | (CommonOptions & { command: 'show'; id: string })
+  | (CommonOptions & { command: 'job'; id: string; wait: boolean })
   | (CommonOptions &
       FilterOptions & { command: 'replay'; all: boolean; dryRun: boolean; limit?: number; wait: boolean })
   | (CommonOptions & FilterOptions & { command: 'purge'; all: boolean; dryRun: boolean; limit?: number });
 
-type CommandName = 'list' | 'show' | 'replay' | 'purge';
+type CommandName = 'list' | 'show' | 'replay' | 'job' | 'purge';
 
 const COMMON_OPTIONS = ['url', 'token', 'json', 'help'];
 const FILTER_OPTIONS = ['reason', 'smtp-code', 'order-id', 'from', 'to'];
@@ -105,11 +112,29 @@ const COMMAND_OPTIONS: Record<CommandName, string[]> = {
   list: [...FILTER_OPTIONS, 'state', 'order', 'cursor', 'limit'],
   show: [],
   replay: [...FILTER_OPTIONS, 'all', 'dry-run', 'limit', 'no-wait'],
+  job: ['no-wait'],
   purge: [...FILTER_OPTIONS, 'all', 'dry-run', 'limit'],
 };
 const COMMANDS = Object.keys(COMMAND_OPTIONS) as CommandName[];
 
 const usageError = (message: string): UsageError => ({ command: 'usage_error', message });
+
+/** A replay job's id: the admin API's own rule for `GET /dead-letters/replays/:id` (any case). */
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The commands that take an id, what it is called in the usage error, and its rule. */
+const ID_RULES: Partial<Record<CommandName, { missing: string; pattern: RegExp; wrong: string }>> = {
+  show: {
+    missing: 'Give the id of the dead letter to show: show <id>',
+    pattern: /^[1-9][0-9]{0,18}$/,
+    wrong: "The id must be a dead letter's id as list prints it (a whole number)",
+  },
+  job: {
+    missing: 'Give the id of the replay job to follow: job <id>',
+    pattern: JOB_ID,
+    wrong: "The id must be a replay job's id as replay printed it (a UUID)",
+  },
+};
 
 /** Splits the line into options and positionals; throws node's parseArgs error on an unknown or malformed option. */
 function readArgs(argv: string[]) {
@@ -159,7 +184,7 @@ function choiceOption<T extends string>(
   return usageError(`--${name} must be one of ${choices.join(', ')}; got "${value}"`);
 }
 
-/** The command asked for and its positional id (show), if the line names one and every option given belongs to it. */
+/** The command asked for and its positional id (show, job), if the line names one and every option given belongs to it. */
 function commandOf(values: Values, positionals: string[]): 'help' | { name: CommandName; id?: string } | UsageError {
   const [command, ...extra] = positionals;
   if (values.help || command === 'help') return 'help';
@@ -167,12 +192,11 @@ function commandOf(values: Values, positionals: string[]): 'help' | { name: Comm
   if (command === undefined) return usageError(`Give a command: ${names}`);
   if (!(COMMANDS as string[]).includes(command)) return usageError(`Unknown command "${command}": use ${names}`);
   const name = command as CommandName;
-  const [id, ...more] = name === 'show' ? extra : [undefined, ...extra];
+  const idRule = ID_RULES[name];
+  const [id, ...more] = idRule ? extra : [undefined, ...extra];
   if (more.length > 0) return usageError(`Unexpected argument "${more[0]}"`);
-  if (name === 'show' && id === undefined) return usageError('Give the id of the dead letter to show: show <id>');
-  if (id !== undefined && !/^[1-9][0-9]{0,18}$/.test(id)) {
-    return usageError(`The id must be a dead letter's id as list prints it (a whole number), got "${id}"`);
-  }
+  if (idRule && id === undefined) return usageError(idRule.missing);
+  if (idRule && id !== undefined && !idRule.pattern.test(id)) return usageError(`${idRule.wrong}, got "${id}"`);
   const allowed = new Set([...COMMON_OPTIONS, ...COMMAND_OPTIONS[name]]);
   const misplaced = Object.keys(values).find((option) => !allowed.has(option));
   if (misplaced) return usageError(`--${misplaced} is not an option of ${name}`);
@@ -223,19 +247,30 @@ function listCommand(values: Values, common: CommonOptions, filter: FilterOption
   const order = choiceOption('order', values.order, ['newest', 'oldest'] as const);
   if (typeof order === 'object') return order;
   const cursor = values.cursor;
-  if (cursor !== undefined && decodeCursor(cursor) === null) {
+  // Whether it belongs to this listing (same filters and order) is the API's check; it names the cursor.
+  if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,60}$/.test(cursor)) {
     return usageError(`--cursor must be a cursor as list printed it ("next page: …"), got "${cursor}"`);
   }
   return { command: 'list', ...common, ...filter, state, order, cursor, limit };
 }
 
-/** replay and purge: a filter or --all (which goes with what is the API's rule: it answers 400 naming the problem). */
+/**
+ * replay and purge: a filter or --all, never both nor neither (the API's rule, checked here so that
+ * the problem is told in the CLI's flags rather than the API's JSON field names).
+ */
 function changeCommand(
   name: 'replay' | 'purge',
   values: Values,
   common: CommonOptions,
   filter: FilterOptions,
 ): DlqCommand {
+  const filtered = Object.values(filter).some((value) => value !== undefined);
+  if (!filtered && values.all !== true) {
+    return usageError('give a filter (--reason, --smtp-code, --order-id, --from, --to) or --all');
+  }
+  if (filtered && values.all === true) {
+    return usageError('--all cannot be combined with --reason, --smtp-code, --order-id, --from or --to');
+  }
   const limit = integerOption('limit', values.limit, 1, 100_000);
   if (typeof limit === 'string') return usageError(limit);
   const change = { ...common, ...filter, all: values.all === true, dryRun: values['dry-run'] === true, limit };
@@ -250,9 +285,9 @@ function changeCommand(
  * enumerated value is checked here, against the same lists and ranges as the admin API
  * (reasons: `DEAD_LETTER_REASON_DESCRIPTIONS`; states; limits of `GET /dead-letters`,
  * `POST /dead-letters/replay` and `DELETE /dead-letters`; cursors), so a typo is a usage error
- * (exit 2) naming the option instead of a request that matches nothing. Which filters may be
- * combined (a filter or `--all`, not both) is left to the API, which answers 400 naming the
- * problem. Never throws.
+ * (exit 2) naming the option instead of a request that matches nothing; so is replay or purge
+ * with neither a filter nor `--all`, or with both (the API's rule, in the CLI's flags), and a
+ * job id that is not a UUID. Never throws.
  */
 export function parseDlqArgs(argv: string[], env: NodeJS.ProcessEnv = {}): DlqCommand {
   let parsed;
@@ -267,6 +302,9 @@ export function parseDlqArgs(argv: string[], env: NodeJS.ProcessEnv = {}): DlqCo
   const common = commonOptions(parsed.values, env);
   if ('command' in common) return common;
   if (command.name === 'show') return { command: 'show', ...common, id: command.id as string };
+  if (command.name === 'job') {
+    return { command: 'job', ...common, id: command.id as string, wait: parsed.values['no-wait'] !== true };
+  }
   const filter = filterOptions(parsed.values);
   if ('command' in filter) return filter;
   return command.name === 'list'

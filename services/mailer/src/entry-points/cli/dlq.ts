@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// `npm run dlq -- list|show|replay|purge|help …`: the dead-letter admin API from a terminal.
+// `npm run dlq -- list|show|replay|job|purge|help …`: the dead-letter admin API from a terminal.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeErrorCause } from '@order-mail/shared/diagnostics';
 import type { DeadLetterDetail, DeadLetterSummary, ReplayJobView } from '../../domain/dead-letters';
 import { parseDlqArgs, USAGE, type DlqCommand, type FilterOptions } from './dlq-args';
 
-/** How often `replay` asks for its job's progress. */
+/** How often `replay` and `job` ask for the job's progress. */
 const POLL_INTERVAL_MS = 500;
-/** How long `replay` keeps asking while the mailer cannot be reached or answers 503 (a restart): the job resumes meanwhile. */
+/** How long `replay` and `job` keep asking while the mailer cannot be reached or answers 503 (a restart): the job resumes meanwhile. */
 const POLL_PATIENCE_MS = 60_000;
 
 /** How many ids `purge` prints (all with --json). */
@@ -57,7 +57,12 @@ interface ProblemBody {
   jobId?: string;
 }
 
-type Answer = { ok: true; status: number; body: unknown } | { ok: false; problem: string; retryable: boolean };
+/**
+ * A refusal or failure carries the whole `problem` (what to print) and, when asking again may
+ * help (unreachable, 503), its short `cause` (`ECONNREFUSED 127.0.0.1:3001`, `HTTP 503: …`).
+ */
+type Answer =
+  { ok: true; status: number; body: unknown } | { ok: false; problem: string; retryable: boolean; cause: string };
 
 /** One request; resolves with the answer or what went wrong (never the token), without exiting. */
 async function request(url: string, init: RequestInit, token: string | undefined): Promise<Answer> {
@@ -69,20 +74,23 @@ async function request(url: string, init: RequestInit, token: string | undefined
     });
   } catch (err) {
     const base = new URL(url).origin;
+    const cause = unreachableCause(err);
     return {
       ok: false,
       retryable: true,
+      cause,
       problem:
-        `Cannot reach the mailer at ${base} (${unreachableCause(err)}): is it running? ` +
+        `Cannot reach the mailer at ${base} (${cause}): is it running? ` +
         'Give its admin URL with --url or MAILER_ADMIN_URL.',
     };
   }
   const body = (await res.json().catch(() => ({}))) as ProblemBody;
   if (res.ok) return { ok: true, status: res.status, body };
+  const cause = `HTTP ${res.status}: ${body.message ?? res.statusText}`;
   const details = body.details?.map((d) => `\n  ${d.path || '(request)'}: ${d.message}`).join('') ?? '';
-  const running = body.jobId ? `\nThe running job: GET /dead-letters/replays/${body.jobId}` : '';
-  const problem = `HTTP ${res.status}: ${body.message ?? res.statusText}${details}${running}${authHint(body.error, token)}`;
-  return { ok: false, retryable: res.status === 503, problem };
+  const running = body.jobId ? `\nFollow that job with: npm run dlq -- job ${body.jobId}` : '';
+  const problem = `${cause}${details}${running}${authHint(body.error, token)}`;
+  return { ok: false, retryable: res.status === 503, cause, problem };
 }
 
 /** One request whose refusal ends the command (exit 1, the API's message and details on stderr). */
@@ -169,6 +177,18 @@ async function list(args: Args<'list'>): Promise<void> {
   if (body.nextCursor) out(`next page: npm run dlq -- list${pageOptions(args)} --cursor ${body.nextCursor}`);
 }
 
+/**
+ * `properties` with the AMQP `timestamp` (whole seconds since the epoch, as the publisher set it)
+ * followed by its ISO 8601 form, which a reader cannot work out in their head.
+ */
+function withTimestampTime(properties: Record<string, unknown>): Record<string, unknown> {
+  const seconds = properties.timestamp;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return properties;
+  const time = new Date(seconds * 1000);
+  if (Number.isNaN(time.getTime())) return properties;
+  return { ...properties, timestamp: `${seconds} (${time.toISOString()})` };
+}
+
 /** `key: value` lines, indented, values that are not strings as JSON. */
 function printFields(title: string, fields: Record<string, unknown>): void {
   out(`${title}:`);
@@ -200,7 +220,7 @@ async function show(args: Args<'show'>): Promise<void> {
     ['purged', l.purgedAt && `${l.purgedAt} by ${l.purgedBy}`],
   ];
   for (const [name, value] of rows) if (value !== null && value !== undefined) out(`  ${name.padEnd(16)}${value}`);
-  printFields('properties', l.properties);
+  printFields('properties', withTimestampTime(l.properties));
   printFields('headers', l.headers);
   if (l.body.encoding === 'utf8') {
     out(`body (${Buffer.byteLength(l.body.data, 'utf8')} bytes):`);
@@ -218,12 +238,36 @@ function progressOf(job: ReplayJobView): string {
   return `moved ${job.moved}, skipped ${skipped}${why}, failed ${job.failed}`;
 }
 
+/** `replay job <id> succeeded: moved X, skipped Y, failed Z`, and why it failed if it did. */
+function endLine(job: ReplayJobView): string {
+  return `replay job ${job.id} ${job.state}: ${progressOf(job)}${job.error ? `: ${job.error}` : ''}`;
+}
+
+/** How the job looks now: its end line once it has ended, else its counts so far. */
+function stateLine(job: ReplayJobView): string {
+  if (job.state !== 'running') return endLine(job);
+  return `replay job ${job.id} running: ${progressOf(job)}, pending ${job.pending}`;
+}
+
+/**
+ * Why following stopped, and that it need not matter: the job lives in the database, not in the
+ * mailer that was polled, so any running mailer resumes it and another one can be asked.
+ */
+function lostTouch(url: string, cause: string, jobId: string): string {
+  return (
+    `Lost touch with the mailer at ${url} (${cause}) while following replay job ${jobId}; ` +
+    'the job goes on: any running mailer resumes it. ' +
+    `Follow it with: npm run dlq -- job ${jobId} --url <another mailer's admin URL>`
+  );
+}
+
 /**
  * Asks for the job every `POLL_INTERVAL_MS` until it has ended, printing a line whenever its
  * counts change (unless --json). A mailer that cannot be reached or answers 503 is asked again
- * for up to `POLL_PATIENCE_MS`: the job survives a restart and is resumed meanwhile.
+ * for up to `POLL_PATIENCE_MS` (the job survives a restart and is resumed meanwhile); after that
+ * it exits 1 saying how to follow the job elsewhere.
  */
-async function follow(args: Args<'replay'>, started: ReplayJobView): Promise<ReplayJobView> {
+async function follow(args: Args<'replay' | 'job'>, started: ReplayJobView): Promise<ReplayJobView> {
   let job = started;
   let shown = progressOf(job);
   let unreachableSince: number | null = null;
@@ -231,8 +275,9 @@ async function follow(args: Args<'replay'>, started: ReplayJobView): Promise<Rep
     await sleep(POLL_INTERVAL_MS);
     const answer = await request(`${args.url}/dead-letters/replays/${job.id}`, {}, args.token);
     if (!answer.ok) {
+      if (!answer.retryable) fail(answer.problem, 1);
       unreachableSince ??= Date.now();
-      if (!answer.retryable || Date.now() - unreachableSince > POLL_PATIENCE_MS) fail(answer.problem, 1);
+      if (Date.now() - unreachableSince > POLL_PATIENCE_MS) fail(lostTouch(args.url, answer.cause, job.id), 1);
       continue;
     }
     unreachableSince = null;
@@ -242,6 +287,13 @@ async function follow(args: Args<'replay'>, started: ReplayJobView): Promise<Rep
     shown = now;
   }
   return job;
+}
+
+/** Prints how the job ended (its JSON with --json); a job that failed makes the exit code 1. */
+function printEnd(args: Args<'replay' | 'job'>, job: ReplayJobView): void {
+  if (args.json) out(JSON.stringify(job, null, 2));
+  else out(endLine(job));
+  if (job.state === 'failed') process.exitCode = 1;
 }
 
 async function replay(args: Args<'replay'>): Promise<void> {
@@ -263,13 +315,22 @@ async function replay(args: Args<'replay'>): Promise<void> {
   if (!args.json) out(`replay job ${started.id} started: ${started.matched} dead letter(s)`);
   if (!args.wait) {
     if (args.json) out(JSON.stringify(started, null, 2));
-    else out(`follow it: GET /dead-letters/replays/${started.id}`);
+    else out(`follow it: npm run dlq -- job ${started.id}`);
     return;
   }
-  const job = await follow(args, started);
-  if (args.json) out(JSON.stringify(job, null, 2));
-  else out(`replay job ${job.id} ${job.state}: ${progressOf(job)}${job.error ? `: ${job.error}` : ''}`);
-  if (job.state !== 'succeeded') process.exitCode = 1;
+  printEnd(args, await follow(args, started));
+}
+
+/** A job started earlier (`replay --no-wait`, another terminal, a lost mailer): its state now, then followed like replay's. */
+async function job(args: Args<'job'>): Promise<void> {
+  const current = (await call(`${args.url}/dead-letters/replays/${args.id}`, {}, args.token)) as ReplayJobView;
+  if (!args.wait) {
+    out(args.json ? JSON.stringify(current, null, 2) : stateLine(current));
+    if (current.state === 'failed') process.exitCode = 1;
+    return;
+  }
+  if (current.state === 'running' && !args.json) out(stateLine(current));
+  printEnd(args, await follow(args, current));
 }
 
 async function purge(args: Args<'purge'>): Promise<void> {
@@ -289,7 +350,19 @@ async function purge(args: Args<'purge'>): Promise<void> {
   out(`ids: ${body.ids.slice(0, SHOWN_IDS).join(', ')}${more > 0 ? `, … and ${more} more (--json lists all)` : ''}`);
 }
 
+/**
+ * A reader that has closed its end (`npm run dlq -- list | head -1`) needs nothing more: stop
+ * quietly instead of dying on the write error with a stack trace.
+ */
+function endQuietlyOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 async function main(): Promise<void> {
+  endQuietlyOnClosedStdout();
   const args = parseDlqArgs(process.argv.slice(2), process.env);
   switch (args.command) {
     case 'help':
@@ -302,6 +375,8 @@ async function main(): Promise<void> {
       return show(args);
     case 'replay':
       return replay(args);
+    case 'job':
+      return job(args);
     case 'purge':
       return purge(args);
   }

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -61,22 +61,32 @@ export const ADMIN_API_DISABLED = {
     'in the mailer\'s environment to enable it, then send "Authorization: Bearer <ADMIN_TOKEN>"',
 } as const;
 
+/** A constant-time comparison of two strings, by their SHA-256 (equal lengths, whatever the input). */
+function sameSecret(given: string, expected: Buffer): boolean {
+  return timingSafeEqual(createHash('sha256').update(given, 'utf8').digest(), expected);
+}
+
 /**
  * Guards the admin routes: without a configured token they are off (`403 admin_api_disabled`,
- * whatever the request carries); with one, a request needs `Authorization: Bearer <token>`
- * (compared in constant time), else `401 unauthorized` with the challenge RFC 6750 §3 asks for,
- * `WWW-Authenticate: Bearer realm="mailer-admin"`.
+ * whatever the request carries); with one, a request needs `Authorization: Bearer <token>` (the
+ * scheme case-insensitive, RFC 9110 §11.1; the token compared in constant time), else
+ * `401 unauthorized` with the challenge RFC 6750 §3 asks for, `WWW-Authenticate: Bearer
+ * realm="mailer-admin"`, plus `error="invalid_token"` when a Bearer token was sent but is not the
+ * admin token (§3.1: no error code when the request carried no Bearer credentials).
  */
 function requireToken(token: string | undefined): RequestHandler {
-  const expected = token ? Buffer.from(`Bearer ${token}`) : null;
+  const expected = token ? createHash('sha256').update(token, 'utf8').digest() : null;
+  const challenge = 'Bearer realm="mailer-admin"';
   return (req, res, next) => {
     if (!expected) {
       sendProblem(res, problemOf(ErrorCodes.ADMIN_API_DISABLED, ADMIN_API_DISABLED.message));
       return;
     }
-    const given = Buffer.from(req.get('authorization') ?? '');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return next();
-    res.set('WWW-Authenticate', 'Bearer realm="mailer-admin"');
+    const header = req.get('authorization')?.trim() ?? '';
+    const [, scheme = '', given = ''] = /^(\S*)\s*(.*)$/.exec(header) ?? [];
+    const bearer = scheme.toLowerCase() === 'bearer' && given !== '';
+    if (bearer && sameSecret(given, expected)) return next();
+    res.set('WWW-Authenticate', bearer ? `${challenge}, error="invalid_token"` : challenge);
     next(new AppError(ErrorCodes.UNAUTHORIZED, 'A valid "Authorization: Bearer <ADMIN_TOKEN>" header is required'));
   };
 }

@@ -7,9 +7,11 @@ import { DEAD_LETTER_REASON_DESCRIPTIONS, isDeadLetterReason } from '../../domai
 import {
   DEAD_LETTER_STATES,
   decodeCursor,
+  listingScope,
   type DeadLetterFilter,
   type DeadLetterRecords,
   type DeadLetterReplays,
+  type ListOrder,
 } from '../../domain/dead-letters';
 import { noQuery, orderIdSchema, parse, parseQuery, queryInt, queryIntOr } from './admin-request';
 
@@ -99,15 +101,29 @@ export const replayRequestSchema = z
   })
   .superRefine(checkSelection(NO_FILTER_MESSAGE));
 
-/** A page cursor as `GET /dead-letters` gave it out, decoded to the record id it names. */
-const cursorSchema = z.string().transform((cursor, ctx) => {
-  const id = decodeCursor(cursor);
-  if (id === null) {
-    ctx.addIssue({ code: 'custom', message: 'is not a cursor of this API: pass a nextCursor as it was given' });
-    return z.NEVER;
-  }
-  return id;
+/** A page cursor as `GET /dead-letters` gave it out (checked against its listing once the query is parsed). */
+const cursorSchema = z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, {
+  message: 'is not a cursor of this API: pass a nextCursor as it was given',
 });
+
+/**
+ * The record id `cursor` names, if it was given out for this very listing (same filters, same
+ * order); else 400 naming `cursor`: a cursor of another listing would page the wrong records.
+ */
+function afterIdOf(cursor: string, filter: DeadLetterFilter, order: ListOrder): string {
+  const id = decodeCursor(cursor, listingScope(filter, order));
+  if (id !== null) return id;
+  throw new AppError(ErrorCodes.VALIDATION_FAILED, 'The request is not valid', {
+    details: [
+      {
+        path: 'cursor',
+        message: 'is not a cursor of this listing: pass a nextCursor as it was given, with the same filters and order',
+      },
+    ],
+  });
+}
+
+const recentJobsQuery = z.strictObject({ limit: queryIntOr(1, 100, 20) });
 
 const listQuery = z
   .strictObject({
@@ -172,6 +188,7 @@ export interface DeadLetterRouteDeps {
  *   when it is not a record id);
  * - `POST /dead-letters/replay`: a dry run (200 with the list) or a replay job (202, `Location`);
  *   409 `conflict` with `jobId` while a job runs;
+ * - `GET /dead-letters/replays`: the latest jobs, newest first (`limit` 1-100, default 20);
  * - `GET /dead-letters/replays/:id`: a job's progress (404 if none; 400 naming `id` when it is
  *   not a UUID);
  * - `DELETE /dead-letters`: purges `dead` records (a filter or `all=true`; `dryRun=true` counts).
@@ -188,10 +205,12 @@ export function createDeadLetterRouter(deps: DeadLetterRouteDeps): Router {
 function addReadRoutes(router: Router, { records, replays }: DeadLetterRouteDeps): void {
   router.get('/dead-letters', async (req, res) => {
     const query = parseQuery(listQuery, req.query);
-    const page = await records.list(
-      { ...filterOf(query), state: query.state },
-      { order: query.order, limit: query.limit, ...(query.cursor !== undefined && { afterId: query.cursor }) },
-    );
+    const filter: DeadLetterFilter = { ...filterOf(query), state: query.state };
+    const page = await records.list(filter, {
+      order: query.order,
+      limit: query.limit,
+      ...(query.cursor !== undefined && { afterId: afterIdOf(query.cursor, filter, query.order) }),
+    });
     res.json({
       deadLetters: page.deadLetters,
       nextCursor: page.nextCursor,
@@ -202,6 +221,11 @@ function addReadRoutes(router: Router, { records, replays }: DeadLetterRouteDeps
   });
 
   // Before `/dead-letters/:id`, which would otherwise take "replays" as a record id.
+  router.get('/dead-letters/replays', async (req, res) => {
+    const { limit } = parseQuery(recentJobsQuery, req.query);
+    res.json({ jobs: await replays.recent(limit) });
+  });
+
   router.get('/dead-letters/replays/:id', async (req, res) => {
     parseQuery(noQuery, req.query);
     const { id } = parse(jobParams, req.params);

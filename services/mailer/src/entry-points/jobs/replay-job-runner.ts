@@ -397,6 +397,9 @@ export function createReplayJobRunner(options: ReplayJobRunnerOptions): ReplayJo
       const job = await ctx.jobs.get(id);
       return job && toReplayJobView(job);
     },
+    async recent(limit) {
+      return (await ctx.jobs.recent(limit)).map(toReplayJobView);
+    },
     startResuming() {
       if (state.stopping || state.timer) return;
       const check = () => void tracked(state, () => resumeIfIdle(ctx));
