@@ -1,130 +1,292 @@
-// `npm run bench`: pushes orders through both services (in-process, against the local RabbitMQ and
-// PostgreSQL, into an in-process SMTP sink) and prints throughput, latency and memory figures.
-// Figures only, no pass/fail: compare runs on the same machine. Usage:
-//   npm run bench -- [orders=2000] [concurrency=50]
-import { SMTPServer } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
-import { loadMailerConfig } from '../services/mailer/src/config';
-import { startMailer } from '../services/mailer/src/service';
-import { loadOrderApiConfig } from '../services/order-api/src/config';
-import { startOrderApi } from '../services/order-api/src/service';
+// `npm run bench`: measures this machine's limits and the pipeline against them, in one run, and
+// prints one table (figures only, never a verdict; see README, "Benchmark"). Usage:
+//   npm run bench -- [--backlog N] [--mailers 1,2,3] [--memory-backlog N] [--out PATH] [--quick]
+// It needs the production build (`npm run build`, which it runs first), the local RabbitMQ and
+// PostgreSQL; it starts the SMTP sink and the services as processes of their own, on loopback,
+// with names of its own, and removes them afterwards.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as amqp from 'amqplib';
+import { Client } from 'pg';
 import { AMQP_URL } from '../test/helpers/broker';
-import { deleteStackTopology, mailerEnv, mailerQueueNamesFor, uniqueStackNames } from '../test/helpers/stack';
-import { bearer, sampleOrder, TEST_API_KEY_ENV } from '../test/helpers/orders';
+import { DATABASE_URL } from '../test/helpers/database';
+import { expressNoopRate, rawConsumeRate, rawPublishRate, rawSmtpRate, sampleEmailBody } from './bench/limits';
+import {
+  benchNames,
+  benchOrder,
+  cleanup,
+  drainBacklog,
+  measureLatency,
+  measureOrderApi,
+  naiveBaseline,
+  naivePublishRate,
+} from './bench/pipeline';
+import { startSmtpSink } from './bench/sink-process';
+import type { HttpLoadResult, RateResult, SmtpSink } from './bench/types';
 
-const ORDERS = Number(process.argv[2] ?? 2000);
-const CONCURRENCY = Number(process.argv[3] ?? 50);
+const ROOT = path.resolve(__dirname, '..');
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+interface Options {
+  backlog: number;
+  mailers: number[];
+  memoryBacklog: number;
+  out: string;
+  quick: boolean;
+  connections: number;
+  seconds: number;
+  naiveBacklog: number;
+  prefetch: number;
+  poolSize: number;
 }
 
-function print(line: string): void {
-  process.stdout.write(`${line}\n`);
+function readOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      backlog: { type: 'string' },
+      mailers: { type: 'string' },
+      'memory-backlog': { type: 'string' },
+      out: { type: 'string' },
+      quick: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'Usage: npm run bench -- [--backlog N (20000)] [--mailers 1,2,3] [--memory-backlog N (0: skip)] ' +
+        '[--out PATH (bench/results/<ISO date>.json)] [--quick (small numbers, for a smoke run)]\n',
+    );
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const whole = (name: string, value: string | undefined, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a whole number, got "${value}"`);
+    return Number(value);
+  };
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return {
+    backlog: whole('backlog', values.backlog, quick ? 500 : 20_000),
+    mailers: (values.mailers ?? (quick ? '1,2' : '1,2,3')).split(',').map((n) => whole('mailers', n, 1)),
+    memoryBacklog: whole('memory-backlog', values['memory-backlog'], 0),
+    out: values.out ?? path.join(ROOT, 'bench', 'results', `${stamp}.json`),
+    quick,
+    connections: 50,
+    seconds: quick ? 5 : 20,
+    naiveBacklog: quick ? 50 : 300,
+    prefetch: 50,
+    poolSize: 10,
+  };
+}
+
+/** One line on stderr, rewritten as the run goes on; the table goes to stdout. */
+function progress(what: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${what}`);
+  else process.stderr.write(`${what}\n`);
+}
+
+async function machine(): Promise<Record<string, unknown>> {
+  const connection = await amqp.connect(AMQP_URL);
+  const rabbitmq = String(
+    (connection as unknown as { connection: { serverProperties: { version?: unknown } } }).connection.serverProperties
+      .version,
+  );
+  await connection.close();
+  const pg = new Client({ connectionString: DATABASE_URL });
+  await pg.connect();
+  const postgres = (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v;
+  await pg.end();
+  return {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memoryBytes: os.totalmem(),
+    platform: `${os.type()} ${os.release()}`,
+    node: process.version,
+    rabbitmq,
+    postgres,
+  };
+}
+
+interface Results {
+  limits: {
+    amqpPublish: RateResult;
+    amqpConsume: RateResult;
+    smtp: RateResult;
+    expressNoop: HttpLoadResult;
+  };
+  orderApi: Awaited<ReturnType<typeof measureOrderApi>>;
+  mailer: Awaited<ReturnType<typeof drainBacklog>>;
+  scaling: { mailers: number; emailsPerSecond: number }[];
+  latency: Awaited<ReturnType<typeof measureLatency>>;
+  naive: { drain: Awaited<ReturnType<typeof naiveBaseline>>; publish: RateResult };
+  memory: { backlog: number; mailerRss: number[] } | null;
+}
+
+async function measureLimits(options: Options, sink: SmtpSink): Promise<Results['limits']> {
+  // The same order as the backlog's, so the raw SMTP limit moves as many bytes per email as the mailer does.
+  const email = await sampleEmailBody(benchOrder('B-1'));
+  const n = options.quick ? 2000 : 20_000;
+  progress('limits: raw amqplib publish with windowed confirms (quorum queue)');
+  const amqpPublish = await rawPublishRate(AMQP_URL, n, 1500);
+  progress('limits: raw consume + ack');
+  const amqpConsume = await rawConsumeRate(AMQP_URL, n, 1500, options.prefetch);
+  progress(`limits: raw pooled nodemailer into the sink (${email.bytes} bytes of HTML)`);
+  const smtp = await rawSmtpRate(sink, options.quick ? 1000 : 5000, {
+    html: email.html,
+    text: email.text,
+    poolSize: options.poolSize,
+  });
+  await sink.reset();
+  progress('limits: express 5 no-op POST under autocannon');
+  const expressNoop = await expressNoopRate(options.connections, options.seconds);
+  return { amqpPublish, amqpConsume, smtp, expressNoop };
+}
+
+async function measurePipeline(options: Options, sink: SmtpSink): Promise<Omit<Results, 'limits'>> {
+  const names = benchNames();
+  try {
+    progress('order API: POST /orders under autocannon (auth and publisher confirms on)');
+    const orderApi = await measureOrderApi({
+      connections: options.connections,
+      durationSeconds: options.seconds,
+      names,
+    });
+    const scaling: Results['scaling'] = [];
+    let mailer: Results['mailer'] | undefined;
+    for (const count of options.mailers) {
+      const drain = await drainBacklog({
+        mailers: count,
+        backlog: options.backlog,
+        sink,
+        names,
+        env: { PREFETCH: String(options.prefetch), SMTP_POOL_SIZE: String(options.poolSize) },
+        progress,
+      });
+      scaling.push({ mailers: count, emailsPerSecond: drain.emailsPerSecond });
+      if (count === 1) mailer = drain;
+    }
+    if (!mailer) throw new Error('--mailers must include 1: the mailer figure is one process');
+    const rate = Math.max(1, Math.round(mailer.emailsPerSecond / 2));
+    progress(`end-to-end latency at ${rate} orders/s (half the measured maximum)`);
+    const latency = await measureLatency({ ratePerSecond: rate, seconds: options.seconds, names, sink });
+    progress('naive baseline (prefetch 1, MJML per message, unpooled SMTP)');
+    const drain = await naiveBaseline({ backlog: options.naiveBacklog, sink, names, progress });
+    const publish = await naivePublishRate(AMQP_URL, options.quick ? 200 : 1000);
+    let memory: Results['memory'] = null;
+    if (options.memoryBacklog > 0) {
+      const big = await drainBacklog({
+        mailers: 1,
+        backlog: options.memoryBacklog,
+        sink,
+        names,
+        env: { PREFETCH: String(options.prefetch), SMTP_POOL_SIZE: String(options.poolSize) },
+        progress,
+      });
+      memory = { backlog: options.memoryBacklog, mailerRss: big.rss.end };
+    }
+    return { orderApi, mailer, scaling, latency, naive: { drain, publish }, memory };
+  } finally {
+    await cleanup(names);
+  }
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 0)} MB`;
+
+/** The table: each figure with what to read it against. */
+function table(r: Results, options: Options): string[] {
+  const rows: [string, string, string][] = [
+    ['Limits of this machine', '', ''],
+    ['  amqplib publish, windowed confirms, quorum queue', `${fmt(r.limits.amqpPublish.perSecond)} msg/s`, ''],
+    ['  amqplib consume + ack', `${fmt(r.limits.amqpConsume.perSecond)} msg/s`, `prefetch ${options.prefetch}`],
+    ['  pooled nodemailer → sink', `${fmt(r.limits.smtp.perSecond)} mails/s`, `pool ${options.poolSize}`],
+    [
+      '  express 5 no-op POST',
+      `${fmt(r.limits.expressNoop.okPerSecond)} req/s`,
+      `p50 ${fmt(r.limits.expressNoop.p50Ms, 1)} ms, p99 ${fmt(r.limits.expressNoop.p99Ms, 1)} ms`,
+    ],
+    ['Order API (auth, publisher confirms)', '', ''],
+    [
+      '  POST /orders accepted (202)',
+      `${fmt(r.orderApi.okPerSecond)} orders/s`,
+      `p50 ${fmt(r.orderApi.p50Ms, 1)} ms, p99 ${fmt(r.orderApi.p99Ms, 1)} ms, ${options.connections} connections`,
+    ],
+    ['Mailer (render, ledger, SMTP, ack)', '', ''],
+    [
+      `  drain a backlog of ${fmt(options.backlog)}`,
+      `${fmt(r.mailer.emailsPerSecond)} emails/s`,
+      `prefetch ${options.prefetch}, pool ${options.poolSize}`,
+    ],
+    [
+      '  end-to-end latency at half that rate',
+      `p50 ${fmt(r.latency.p50Ms, 1)} ms`,
+      `p99 ${fmt(r.latency.p99Ms, 1)} ms (${fmt(r.latency.count)} orders)`,
+    ],
+    ['Naive baseline', '', ''],
+    [
+      '  prefetch 1, MJML per message, unpooled SMTP',
+      `${fmt(r.naive.drain.emailsPerSecond, 1)} emails/s`,
+      `backlog ${options.naiveBacklog}`,
+    ],
+    ['  each publish awaited alone', `${fmt(r.naive.publish.perSecond)} msg/s`, ''],
+    ['Scaling (same backlog)', '', ''],
+    ...r.scaling.map((s): [string, string, string] => [
+      `  ${s.mailers} mailer process(es)`,
+      `${fmt(s.emailsPerSecond)} emails/s`,
+      '',
+    ]),
+    ['Memory (RSS)', '', ''],
+    ['  order API idle → end of load', `${mb(r.orderApi.rss.idle)} → ${mb(r.orderApi.rss.end)}`, ''],
+    ['  mailer idle → end of backlog', `${mb(r.mailer.rss.idle[0])} → ${mb(r.mailer.rss.end[0])}`, ''],
+    ...(r.memory
+      ? [
+          [`  mailer after ${fmt(r.memory.backlog)}`, mb(Math.max(...r.memory.mailerRss)), ''] as [
+            string,
+            string,
+            string,
+          ],
+        ]
+      : []),
+    ['Ratios (targets in README)', '', ''],
+    ['  mailer ÷ raw SMTP limit', fmt(r.mailer.emailsPerSecond / r.limits.smtp.perSecond, 2), 'target ≥ 0.8'],
+    ['  order API ÷ express no-op', fmt(r.orderApi.okPerSecond / r.limits.expressNoop.okPerSecond, 2), 'target ≥ 0.6'],
+    ['  pipeline ÷ naive baseline', fmt(r.mailer.emailsPerSecond / r.naive.drain.emailsPerSecond, 1), 'target ≥ 50'],
+  ];
+  const w0 = Math.max(...rows.map((row) => row[0].length));
+  const w1 = Math.max(...rows.map((row) => row[1].length));
+  return rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`.trimEnd());
 }
 
 async function main(): Promise<void> {
-  // An SMTP sink: reads each message only far enough to find its order id.
-  const arrivals = new Map<string, number>();
-  let resolveAll: () => void = () => undefined;
-  const allArrived = new Promise<void>((resolve) => (resolveAll = resolve));
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      let head = '';
-      stream.on('data', (chunk: Buffer) => {
-        if (head.length < 4096) head += chunk.toString('latin1');
-      });
-      stream.on('end', () => {
-        const orderId = /^Subject: Your order (\S+) is confirmed/m.exec(head)?.[1];
-        if (orderId && !arrivals.has(orderId)) arrivals.set(orderId, performance.now());
-        if (arrivals.size === ORDERS) resolveAll();
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const smtpUrl = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
-
-  const names = uniqueStackNames();
-  const env = { ...mailerEnv(names, smtpUrl), LOG_LEVEL: 'warn', PREFETCH: '50', SMTP_POOL_SIZE: '10' };
-  const mailer = await startMailer(loadMailerConfig(env));
-  const api = await startOrderApi(
-    // A random key, as production has one; a limit no bench run reaches, so it measures the API, not the limit.
-    loadOrderApiConfig({
-      PORT: '0',
-      AMQP_URL,
-      ORDERS_EXCHANGE: names.exchange,
-      LOG_LEVEL: 'warn',
-      ...TEST_API_KEY_ENV,
-      ORDER_API_RATE_LIMIT: String(Number.MAX_SAFE_INTEGER),
-    }),
-  );
-  while (!api.isReady() || !mailer.isReady()) await new Promise((r) => setTimeout(r, 50));
-  const apiUrl = `http://127.0.0.1:${api.port}/orders`;
-
-  const accepted = new Map<string, number>();
-  const httpLatencies: number[] = [];
-  let next = 0;
-  let refused = 0;
-  const rssBefore = process.memoryUsage().rss;
-  const started = performance.now();
-  const runId = Date.now().toString(36);
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < ORDERS) {
-        const orderId = `BENCH-${runId}-${next++}`;
-        const t0 = performance.now();
-        const res = await fetch(apiUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...bearer() },
-          body: JSON.stringify(sampleOrder({ orderId })),
-        });
-        await res.arrayBuffer();
-        const t1 = performance.now();
-        httpLatencies.push(t1 - t0);
-        if (res.status === 202) accepted.set(orderId, t1);
-        else refused += 1;
-      }
-    }),
-  );
-  const postedIn = performance.now() - started;
-  const timeout = setTimeout(resolveAll, 120_000);
-  await allArrived;
-  clearTimeout(timeout);
-  const doneIn = performance.now() - started;
-  const rssAfter = process.memoryUsage().rss;
-
-  const e2e = [...accepted]
-    .flatMap(([id, t]) => (arrivals.has(id) ? [arrivals.get(id)! - t] : []))
-    .sort((a, b) => a - b);
-  httpLatencies.sort((a, b) => a - b);
-  print(`orders: ${ORDERS} posted with concurrency ${CONCURRENCY}; ${accepted.size} accepted, ${refused} refused`);
-  print(`order API: ${((accepted.size / postedIn) * 1000).toFixed(0)} orders/s accepted`);
-  print(
-    `  POST /orders latency ms: p50 ${percentile(httpLatencies, 50).toFixed(1)}, p95 ${percentile(httpLatencies, 95).toFixed(1)}, p99 ${percentile(httpLatencies, 99).toFixed(1)}`,
-  );
-  print(
-    `mailer: ${arrivals.size} emails in ${(doneIn / 1000).toFixed(1)} s = ${((arrivals.size / doneIn) * 1000).toFixed(0)} emails/s end to end`,
-  );
-  if (e2e.length > 0) {
-    print(
-      `  202 → email arrived ms: p50 ${percentile(e2e, 50).toFixed(0)}, p95 ${percentile(e2e, 95).toFixed(0)}, p99 ${percentile(e2e, 99).toFixed(0)}`,
-    );
+  const options = readOptions(process.argv.slice(2));
+  progress('building the services (npm run build)');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const about = await machine();
+  const sink = await startSmtpSink();
+  let results: Results;
+  try {
+    const limits = await measureLimits(options, sink);
+    results = { limits, ...(await measurePipeline(options, sink)) };
+  } finally {
+    await sink.close();
   }
-  print(
-    `process RSS: ${(rssBefore / 2 ** 20).toFixed(0)} MiB before, ${(rssAfter / 2 ** 20).toFixed(0)} MiB after (both services and the SMTP sink in one process)`,
+  progress('done');
+  process.stderr.write('\n');
+  const lines = table(results, options);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  mkdirSync(path.dirname(options.out), { recursive: true });
+  writeFileSync(
+    options.out,
+    `${JSON.stringify({ at: new Date().toISOString(), machine: about, options, results }, null, 2)}\n`,
   );
-
-  await api.stop();
-  await mailer.stop();
-  await deleteStackTopology({ ...names, queues: mailerQueueNamesFor(names) });
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  process.stdout.write(`\nfigures written to ${path.relative(process.cwd(), options.out)}\n`);
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`\nbench failed: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
 });

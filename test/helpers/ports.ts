@@ -8,3 +8,9 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/**
+ * A port that was free on 127.0.0.1 a moment ago, for a process the caller starts on it (the same
+ * as `closedPort`; another process could take it first, so callers retry or fail clearly).
+ */
+export const freePort = closedPort;
