@@ -1,14 +1,41 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import Handlebars from 'handlebars';
-import mjml2html from 'mjml';
 import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import type { RenderedEmail, TemplateRenderer } from '../../domain/ports';
+import type { CompiledMjml } from './mjml-compiler';
 import { wrapText } from './text-layout';
 
 const TEMPLATES_DIR = path.resolve(__dirname, '../../../templates');
 
 type Fill = (model: object, options?: Handlebars.RuntimeOptions) => string;
+
+/** Where `mjml-compiler` is, and how to run it: compiled (`.js`) as it is, from source through tsx. */
+function mjmlCompilerCommand(dir: string): string[] {
+  const fromSource = __filename.endsWith('.ts');
+  const script = path.join(__dirname, fromSource ? 'mjml-compiler.ts' : 'mjml-compiler.js');
+  return [...(fromSource ? ['--import', 'tsx'] : []), script, dir];
+}
+
+/**
+ * Every `<name>.mjml` in `dir` compiled to HTML by `mjml-compiler` in a child process, so that
+ * mjml's ~95 MB stay out of the mailer. Rejects naming the compiler's own error if it crashes.
+ */
+async function compileMjmlApart(dir: string): Promise<Record<string, CompiledMjml>> {
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, mjmlCompilerCommand(dir), {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return JSON.parse(stdout) as Record<string, CompiledMjml>;
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    throw new Error(`Compiling the MJML templates in ${dir} failed: ${stderr || (err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
 
 /**
  * Handlebars' strict mode does not check a block helper's argument, so `{{#each items}}` over a
@@ -52,7 +79,8 @@ function directionData(model: object): { dir: 'ltr' | 'rtl'; start: 'left' | 'ri
 
 /**
  * Compiles every `<name>.mjml` (+ `<name>.txt`) in a directory once, at start-up: MJML to HTML
- * costs milliseconds, filling the compiled Handlebars template microseconds. Handlebars escapes
+ * costs milliseconds (and mjml's memory: it runs in a child process, `compileMjmlApart`), filling
+ * the compiled Handlebars template microseconds. Handlebars escapes
  * every `{{value}}` for HTML; the text part is compiled without escaping, and its lines are
  * folded to 72 columns between words (`wrapText`). The HTML's alignments follow the model's `dir`
  * (`mirrorable`). `dir` defaults to the service's `templates/`. Rejects when a template is not
@@ -60,15 +88,10 @@ function directionData(model: object): { dir: 'ltr' | 'rtl'; start: 'left' | 'ri
  */
 export async function compileTemplates(dir: string = TEMPLATES_DIR): Promise<TemplateRenderer> {
   const hb = createStrictHandlebars();
-  const files = await readdir(dir);
   const compiled = new Map<string, { html: Fill; text: Fill }>();
-  for (const file of files.filter((f) => f.endsWith('.mjml'))) {
-    const name = file.slice(0, -'.mjml'.length);
-    const source = await readFile(path.join(dir, file), 'utf8');
-    // keepComments: false: the template's comments are for its readers, not for the customer's inbox.
-    const result = await mjml2html(source, { validationLevel: 'strict', filePath: dir, keepComments: false });
+  for (const [name, result] of Object.entries(await compileMjmlApart(dir))) {
     if (result.errors.length > 0) {
-      throw new Error(`MJML template ${file} is invalid: ${result.errors.map((e) => e.formattedMessage).join('; ')}`);
+      throw new Error(`MJML template ${name}.mjml is invalid: ${result.errors.join('; ')}`);
     }
     const textSource = await readFile(path.join(dir, `${name}.txt`), 'utf8');
     compiled.set(name, {
