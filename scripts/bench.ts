@@ -24,10 +24,32 @@ import {
   naiveBaseline,
   naivePublishRate,
 } from './bench/pipeline';
+import { stopEveryProcess } from './bench/processes';
 import { startSmtpSink } from './bench/sink-process';
 import type { HttpLoadResult, RateResult, SmtpSink } from './bench/types';
 
 const ROOT = path.resolve(__dirname, '..');
+
+/**
+ * What an interrupted run must still undo (its names in RabbitMQ and PostgreSQL, the sink): the
+ * steps register here, and Ctrl-C runs them before exiting. Node's default would exit at once and
+ * leave `bench.*` queues and `bench_*` schemas behind.
+ */
+const undo = new Set<() => Promise<void>>();
+
+function onInterrupt(): void {
+  process.once('SIGINT', () => {
+    process.stderr.write('\ninterrupted: removing what the run created (Ctrl-C again to leave it)\n');
+    process.once('SIGINT', () => process.exit(130));
+    // The processes first: a mailer still running would declare the queues again once removed.
+    const undone = stopEveryProcess().then(() => Promise.allSettled([...undo].map((step) => step())));
+    void undone.then((settled) => {
+      for (const r of settled)
+        if (r.status === 'rejected') process.stderr.write(`could not undo: ${String(r.reason)}\n`);
+      process.exit(130);
+    });
+  });
+}
 
 interface Options {
   backlog: number;
@@ -148,6 +170,8 @@ async function measureLimits(options: Options, sink: SmtpSink): Promise<Results[
 
 async function measurePipeline(options: Options, sink: SmtpSink): Promise<Omit<Results, 'limits'>> {
   const names = benchNames();
+  const remove = () => cleanup(names);
+  undo.add(remove);
   try {
     progress('order API: POST /orders under autocannon (auth and publisher confirms on)');
     const orderApi = await measureOrderApi({
@@ -190,6 +214,7 @@ async function measurePipeline(options: Options, sink: SmtpSink): Promise<Omit<R
     }
     return { orderApi, mailer, scaling, latency, naive: { drain, publish }, memory };
   } finally {
+    undo.delete(remove);
     await cleanup(names);
   }
 }
@@ -266,7 +291,9 @@ async function main(): Promise<void> {
   progress('building the services (npm run build)');
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const about = await machine();
+  onInterrupt();
   const sink = await startSmtpSink();
+  undo.add(() => sink.close());
   let results: Results;
   try {
     const limits = await measureLimits(options, sink);

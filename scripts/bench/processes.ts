@@ -68,7 +68,7 @@ export function spawnBenchProcess(
     });
   });
   let stopping: Promise<void> | undefined;
-  const stop = () =>
+  const stop: () => Promise<void> = () =>
     (stopping ??= (async () => {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
       child.kill('SIGTERM');
@@ -76,7 +76,20 @@ export function spawnBenchProcess(
       await exited;
       clearTimeout(timer);
     })());
+  running.add(stop);
+  void exited.then(() => running.delete(stop));
   return { pid: child.pid ?? -1, rss: () => readRss(child.pid ?? -1), stop, output: () => output, exited };
+}
+
+/** The `stop` of every benchmark process still running (`stopEveryProcess`). */
+const running = new Set<() => Promise<void>>();
+
+/**
+ * Stops every process the benchmark started and that still runs (SIGTERM, then SIGKILL): an
+ * interrupted run does this before removing its queues, which a running mailer would declare again.
+ */
+export async function stopEveryProcess(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop().catch(() => undefined)));
 }
 
 /** Resolves when `GET <url>/readyz` answers 200; rejects if the process exits first or after `timeoutMs`. */
