@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { Client } from 'pg';
-import { EventHeaders, type OrderConfirmedEvent, type OrderInput } from '@order-mail/shared/contract';
+import type { OrderConfirmedEvent, OrderInput } from '@order-mail/shared/contract';
+import { publishOptionsOf } from '../../services/order-api/src/adapters/broker/order-event-publisher';
 import {
   declareMailerTopology,
   mailerQueueNames,
@@ -182,20 +183,12 @@ export async function cleanup(names: BenchNames): Promise<void> {
   }
 }
 
-/** The message properties the order API publishes an event with (persistent JSON, ids, timestamp, headers). */
+/**
+ * The message properties the order API publishes an event with (its own `publishOptionsOf`), and
+ * `mandatory`, which its confirmed publisher adds: the backlog is what the API would have sent.
+ */
 function publishOptions(event: OrderConfirmedEvent): amqp.Options.Publish {
-  return {
-    persistent: true,
-    mandatory: true,
-    contentType: 'application/json',
-    contentEncoding: 'utf-8',
-    type: event.type,
-    messageId: event.eventId,
-    correlationId: event.correlationId,
-    timestamp: Math.floor(Date.parse(event.acceptedAt) / 1000),
-    appId: 'bench',
-    headers: { [EventHeaders.correlationId]: event.correlationId, [EventHeaders.schemaVersion]: event.schemaVersion },
-  };
+  return { ...publishOptionsOf(event), mandatory: true, appId: 'bench' };
 }
 
 /**

@@ -84,7 +84,7 @@ function publishResultOf(err: unknown): PublishResult {
  * ledger and dead letters name it so), its correlation id both as the AMQP property and in the
  * headers the mailer reads, and the acceptance time in seconds (AMQP timestamps are).
  */
-function publishOptionsOf(event: OrderConfirmedEvent): Parameters<ConfirmedPublisher['publish']>[3] {
+export function publishOptionsOf(event: OrderConfirmedEvent): Parameters<ConfirmedPublisher['publish']>[3] {
   return {
     persistent: true,
     contentType: 'application/json',
