@@ -1,5 +1,8 @@
 import type { Address } from '@order-mail/shared/contract';
+import { memoize } from './memo';
 import type { TextDirection } from './ports';
+
+const SEP = '\u0000';
 
 /**
  * The locale dates, amounts and country names are formatted for: the customer's locale when the
@@ -9,6 +12,11 @@ import type { TextDirection } from './ports';
  * copy's language too.
  */
 export function formattingLocale(customerLocale: string, copyLanguage: string): string {
+  return formattingLocales(`${customerLocale}${SEP}${copyLanguage}`);
+}
+
+const formattingLocales = memoize((key) => {
+  const [customerLocale, copyLanguage] = key.split(SEP);
   try {
     const sameLanguage = new Intl.Locale(customerLocale).language === new Intl.Locale(copyLanguage).language;
     const known = Intl.DateTimeFormat.supportedLocalesOf([customerLocale]).length === 1;
@@ -16,7 +24,7 @@ export function formattingLocale(customerLocale: string, copyLanguage: string): 
   } catch {
     return copyLanguage;
   }
-}
+});
 
 /**
  * An ISO 8601 date-time as a long date (`dateStyle: 'long'`: "28 November 2025",
@@ -25,10 +33,13 @@ export function formattingLocale(customerLocale: string, copyLanguage: string): 
  */
 export function formatPlacedAt(isoDateTime: string, locale: string): string {
   const offset = /([+-]\d{2}:\d{2})$/.exec(isoDateTime)?.[1];
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: offset ?? 'UTC' }).format(
-    new Date(isoDateTime),
-  );
+  return longDates(`${locale}${SEP}${offset ?? 'UTC'}`).format(new Date(isoDateTime));
 }
+
+const longDates = memoize((key) => {
+  const [locale, timeZone] = key.split(SEP);
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone });
+});
 
 /**
  * An address as printed in the email, one entry a line: the name, the street lines, the postal
@@ -36,10 +47,12 @@ export function formatPlacedAt(isoDateTime: string, locale: string): string {
  * `DE` → "Germany", "Deutschland", "ألمانيا").
  */
 export function addressLines(address: Address, locale: string): string[] {
-  const country = new Intl.DisplayNames([locale], { type: 'region' }).of(address.country) ?? address.country;
+  const country = regionNames(locale).of(address.country) ?? address.country;
   const cityLine = address.postalCode ? `${address.postalCode} ${address.city}` : address.city;
   return [address.name, ...address.lines, cityLine, ...(address.region ? [address.region] : []), country];
 }
+
+const regionNames = memoize((locale) => new Intl.DisplayNames([locale], { type: 'region' }));
 
 /** Letters of the right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko, …). */
 const RIGHT_TO_LEFT =
@@ -62,6 +75,10 @@ export function isolate(value: string, copyDirection: TextDirection): string {
 
 /** Writing direction of a language or locale, from CLDR (`Intl.Locale#getTextInfo`): `rtl` for `ar`, `he`, `ar-EG`. */
 export function directionOf(language: string): TextDirection {
+  return directions(language);
+}
+
+const directions = memoize((language): TextDirection => {
   const locale = new Intl.Locale(language) as Intl.Locale & { getTextInfo?: () => { direction?: string } };
   return locale.getTextInfo?.().direction === 'rtl' ? 'rtl' : 'ltr';
-}
+});

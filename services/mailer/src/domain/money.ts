@@ -1,5 +1,6 @@
 import { minorUnitDigits } from '@order-mail/shared/contract';
 import { directionOf } from './locale-formats';
+import { memoize } from './memo';
 
 /** U+2066 LEFT-TO-RIGHT ISOLATE and U+2069 POP DIRECTIONAL ISOLATE (UAX #9, since Unicode 6.3). */
 const LRI = '\u2066';
@@ -18,6 +19,11 @@ const LATIN_LETTER = /[A-Za-z]/;
  * changes for left-to-right locales or native symbols (`₪`, `د.إ.`).
  */
 export function moneyFormatter(currency: string, locale: string): (minorUnits: number) => string {
+  return moneyFormatters(`${currency}\u0000${locale}`);
+}
+
+const moneyFormatters = memoize((key): ((minorUnits: number) => string) => {
+  const [currency, locale] = key.split('\u0000');
   const digits = minorUnitDigits(currency);
   const format = new Intl.NumberFormat(locale, {
     style: 'currency',
@@ -34,7 +40,7 @@ export function moneyFormatter(currency: string, locale: string): (minorUnits: n
         part.type === 'currency' && LATIN_LETTER.test(part.value) ? `${LRI}${part.value}${PDI}` : part.value,
       )
       .join('');
-}
+});
 
 /** Formats one amount of minor units: `moneyFormatter(currency, locale)(minorUnits)`. */
 export function formatMoney(minorUnits: number, currency: string, locale: string): string {

@@ -1,6 +1,7 @@
 import { computeOrderTotals, orderPlacedAt, type OrderConfirmedEvent } from '@order-mail/shared/contract';
 import { addressLines, formatPlacedAt, formattingLocale, isolate } from './locale-formats';
 import { moneyFormatter } from './money';
+import { memoize } from './memo';
 import type { LocalizedCopy, Localizer, MailAddress, TextDirection } from './ports';
 
 export const ORDER_CONFIRMATION_TEMPLATE = 'order-confirmation';
@@ -192,8 +193,10 @@ export function buildOrderConfirmationEmail(event: OrderConfirmedEvent, settings
 type Order = OrderConfirmedEvent['order'];
 type Money = (minor: number) => string;
 
+const counts = memoize((locale) => new Intl.NumberFormat(locale));
+
 function itemLines(items: Order['items'], copy: LocalizedCopy, locale: string, money: Money): ItemLine[] {
-  const count = new Intl.NumberFormat(locale);
+  const count = counts(locale);
   const pattern = unitLinePattern(copy);
   return items.map((item) => {
     const unitPrice = money(item.unitPrice);

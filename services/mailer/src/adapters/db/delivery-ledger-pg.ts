@@ -1,7 +1,9 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { asDatabaseError, inTransaction } from './database';
+import { claimBatch, claimKey, recordSentBatch, sentKey, type SentReceipt } from './delivery-batches-pg';
+import { toRecord, type DeliveryRow } from './delivery-rows';
+import { createGroupCommit } from './group-commit';
 import {
-  decideClaim,
   DELIVERY_STATUSES,
   type ClaimRequest,
   type ClaimResult,
@@ -11,51 +13,8 @@ import {
   type DeliveryStatus,
   type FailureRecord,
 } from '../../domain/delivery-ledger';
+import { classifyDatabaseError } from '../../domain/database-problems';
 import { isOneOf } from '../../domain/vocabulary';
-
-interface DeliveryRow {
-  id: string;
-  event_kind: string;
-  order_id: string;
-  event_id: string;
-  correlation_id: string;
-  status: DeliveryStatus;
-  attempts: number;
-  last_error: string | null;
-  last_error_class: string | null;
-  smtp_code: number | null;
-  smtp_response: string | null;
-  message_id: string | null;
-  worker_id: string | null;
-  unknown_outcome_resends: number;
-  created_at: Date;
-  updated_at: Date;
-  sending_started_at: Date | null;
-  sent_at: Date | null;
-}
-
-function toRecord(row: DeliveryRow): DeliveryRecord {
-  return {
-    id: Number(row.id),
-    eventKind: row.event_kind,
-    orderId: row.order_id,
-    eventId: row.event_id,
-    correlationId: row.correlation_id,
-    status: row.status,
-    attempts: row.attempts,
-    lastError: row.last_error,
-    lastErrorClass: row.last_error_class,
-    smtpCode: row.smtp_code,
-    smtpResponse: row.smtp_response,
-    messageId: row.message_id,
-    workerId: row.worker_id,
-    unknownOutcomeResends: row.unknown_outcome_resends,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    sendingStartedAt: row.sending_started_at,
-    sentAt: row.sent_at,
-  };
-}
 
 export interface DeliveryQuery {
   orderId?: string;
@@ -68,84 +27,6 @@ export interface PgDeliveryLedger extends DeliveryLedger {
   /** The order's delivery and every attempt at it, oldest first; null if the ledger has none. */
   find(eventKind: string, orderId: string): Promise<{ delivery: DeliveryRecord; attempts: DeliveryAttempt[] } | null>;
   list(query: DeliveryQuery): Promise<DeliveryRecord[]>;
-}
-
-/** Marks the locked row `sending` for a new attempt and records the attempt; the caller decided to send. */
-async function startAttempt(
-  client: PoolClient,
-  current: DeliveryRecord,
-  request: ClaimRequest,
-  resend: boolean,
-): Promise<DeliveryRecord> {
-  if (resend) {
-    // The attempt whose worker never reported back: its outcome is unknown, not pending.
-    await client.query(
-      `UPDATE delivery_attempts SET outcome = 'unknown_outcome', finished_at = now()
-       WHERE delivery_id = $1 AND outcome IS NULL`,
-      [current.id],
-    );
-  }
-  // last_error_class is left as it was: the worker reads it from the claim to tell whether this
-  // unknown outcome was already counted.
-  const updated = await client.query<DeliveryRow>(
-    `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, event_id = $2, correlation_id = $3,
-       worker_id = $4, sending_started_at = now(), updated_at = now(),
-       unknown_outcome_resends = unknown_outcome_resends + $5,
-       message_id = CASE WHEN $5 = 1 THEN COALESCE(message_id, $6) ELSE $6 END
-     WHERE id = $1 RETURNING *`,
-    [current.id, request.eventId, request.correlationId, request.workerId, resend ? 1 : 0, request.messageId],
-  );
-  const record = toRecord(updated.rows[0]);
-  await client.query(
-    `INSERT INTO delivery_attempts (delivery_id, attempt, event_id, worker_id) VALUES ($1, $2, $3, $4)`,
-    [record.id, record.attempts, request.eventId, request.workerId],
-  );
-  return record;
-}
-
-function claim(pool: Pool, request: ClaimRequest): Promise<ClaimResult> {
-  return inTransaction(pool, async (client) => {
-    await client.query(
-      `INSERT INTO deliveries (event_kind, order_id, event_id, correlation_id)
-       VALUES ($1, $2, $3, $4) ON CONFLICT (event_kind, order_id) DO NOTHING`,
-      [request.eventKind, request.orderId, request.eventId, request.correlationId],
-    );
-    const { rows } = await client.query<DeliveryRow & { now: Date }>(
-      `SELECT *, now() AS now FROM deliveries WHERE event_kind = $1 AND order_id = $2 FOR UPDATE`,
-      [request.eventKind, request.orderId],
-    );
-    const current = toRecord(rows[0]);
-    // The database's clock, so that workers on different hosts agree on the grace period.
-    const decision = decideClaim(current, rows[0].now, request.graceMs, request.replayed);
-    if (decision.kind !== 'send' && decision.kind !== 'resend-unknown') return { decision, record: current };
-    const record = await startAttempt(client, current, request, decision.kind === 'resend-unknown');
-    return { decision, record, attempt: record.attempts };
-  });
-}
-
-function recordSent(
-  pool: Pool,
-  deliveryId: number,
-  attempt: number,
-  receipt: Parameters<DeliveryLedger['recordSent']>[2],
-): Promise<{ alreadySent: boolean }> {
-  const code = receipt.smtpCode ?? null;
-  return inTransaction(pool, async (client) => {
-    // The email went out, whoever holds the claim now: `sent` is recorded from any state, and
-    // nothing moves a row away from it.
-    const updated = await client.query(
-      `UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(), smtp_response = $2,
-         message_id = $3, smtp_code = $4, last_error = NULL, last_error_class = NULL
-       WHERE id = $1 AND status <> 'sent'`,
-      [deliveryId, receipt.smtpResponse, receipt.messageId, code],
-    );
-    await client.query(
-      `UPDATE delivery_attempts SET outcome = 'sent', finished_at = now(), smtp_response = $3, smtp_code = $4
-       WHERE delivery_id = $1 AND attempt = $2`,
-      [deliveryId, attempt, receipt.smtpResponse, code],
-    );
-    return { alreadySent: updated.rowCount === 0 };
-  });
 }
 
 function recordFailure(
@@ -251,16 +132,47 @@ async function listDeliveries(pool: Pool, query: DeliveryQuery) {
   return rows.map(toRecord);
 }
 
+/** How the ledger batches the worker's claims and sent records (group commit). */
+export interface LedgerBatching {
+  /** Most claims (or sent records) in one transaction; default 100. */
+  maxBatch?: number;
+  /** Most batches of each kind under way at once; default 2. */
+  maxConcurrent?: number;
+}
+
 /**
  * The ledger in PostgreSQL, in the tables of `migrations/` (reached through the pool's
  * `search_path`); every decision is taken under a row lock, so two workers never both send.
+ *
+ * `claim` and `recordSent` are group-committed (`createGroupCommit`): concurrent calls share one
+ * transaction, and each resolves only after its batch committed, so a `sent` is durable before
+ * the caller acks, exactly as with one transaction per call. A batch that fails on an error the
+ * server answered (a deadlock, one bad row) is retried call by call, so each caller gets its own
+ * outcome; when the server is unreachable, every call of the batch rejects with that error.
+ *
  * The worker's operations reject with pg's errors; `find` and `list` (the admin API's) reject
  * with `asDatabaseError`'s, so a database that is away answers 503.
  */
-export function createPgDeliveryLedger(pool: Pool): PgDeliveryLedger {
+export function createPgDeliveryLedger(pool: Pool, batching: LedgerBatching = {}): PgDeliveryLedger {
+  const shape = {
+    maxBatch: batching.maxBatch ?? 100,
+    maxConcurrent: batching.maxConcurrent ?? 2,
+    // Retrying one by one only helps when the server answered; unreachable fails every call alike.
+    isolateAfter: (err: unknown) => classifyDatabaseError(err).action === 'exit',
+  };
+  const claim = createGroupCommit<ClaimRequest, ClaimResult>({
+    ...shape,
+    keyOf: claimKey,
+    flush: (requests) => claimBatch(pool, requests),
+  });
+  const recordSent = createGroupCommit<SentReceipt, { alreadySent: boolean }>({
+    ...shape,
+    keyOf: sentKey,
+    flush: (receipts) => recordSentBatch(pool, receipts),
+  });
   return {
-    claim: (request) => claim(pool, request),
-    recordSent: (deliveryId, attempt, receipt) => recordSent(pool, deliveryId, attempt, receipt),
+    claim,
+    recordSent: (deliveryId, attempt, receipt) => recordSent({ deliveryId, attempt, receipt }),
     recordFailure: (deliveryId, attempt, failure) => recordFailure(pool, deliveryId, attempt, failure),
     markDead: (deliveryId, error) => markDead(pool, deliveryId, error),
     find: (eventKind, orderId) =>
