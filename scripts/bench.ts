@@ -13,6 +13,7 @@ import * as amqp from 'amqplib';
 import { Client } from 'pg';
 import { AMQP_URL } from '../test/helpers/broker';
 import { DATABASE_URL } from '../test/helpers/database';
+import { killLoop, type KillLoopResult } from './bench/kill-loop';
 import { expressNoopRate, rawConsumeRate, rawPublishRate, rawSmtpRate, sampleEmailBody } from './bench/limits';
 import {
   benchNames,
@@ -62,6 +63,8 @@ interface Options {
   naiveBacklog: number;
   prefetch: number;
   poolSize: number;
+  /** The SIGKILL loop: orders, kills, and the mailers' UNKNOWN_OUTCOME_GRACE_MS (ms) for it. */
+  killLoop: { orders: number; kills: number; graceMs: number };
 }
 
 function readOptions(argv: string[]): Options {
@@ -102,6 +105,7 @@ function readOptions(argv: string[]): Options {
     naiveBacklog: quick ? 50 : 300,
     prefetch: 50,
     poolSize: 10,
+    killLoop: { orders: quick ? 300 : 1500, kills: quick ? 5 : 15, graceMs: 5000 },
   };
 }
 
@@ -146,6 +150,7 @@ interface Results {
   latency: Awaited<ReturnType<typeof measureLatency>>;
   naive: { drain: Awaited<ReturnType<typeof naiveBaseline>>; publish: RateResult };
   memory: { backlog: number; mailerRss: number[] } | null;
+  killLoop: KillLoopResult;
 }
 
 async function measureLimits(options: Options, sink: SmtpSink): Promise<Results['limits']> {
@@ -168,7 +173,7 @@ async function measureLimits(options: Options, sink: SmtpSink): Promise<Results[
   return { amqpPublish, amqpConsume, smtp, expressNoop };
 }
 
-async function measurePipeline(options: Options, sink: SmtpSink): Promise<Omit<Results, 'limits'>> {
+async function measurePipeline(options: Options, sink: SmtpSink): Promise<Omit<Results, 'limits' | 'killLoop'>> {
   const names = benchNames();
   const remove = () => cleanup(names);
   undo.add(remove);
@@ -219,8 +224,51 @@ async function measurePipeline(options: Options, sink: SmtpSink): Promise<Omit<R
   }
 }
 
+/**
+ * The SIGKILL loop (`killLoop`) on names of its own (a fresh ledger: its order ids are new to it),
+ * removed afterwards. Its mailers have the other steps' prefetch and pool, and a grace period of
+ * seconds for an unknown outcome (10 min by default), with the send timeout below it as the
+ * config requires, so that the resends of the killed mailers' sends come within the run.
+ */
+async function measureKillLoop(options: Options, sink: SmtpSink): Promise<KillLoopResult> {
+  const names = benchNames();
+  const { orders, kills, graceMs } = options.killLoop;
+  const env = {
+    PREFETCH: String(options.prefetch),
+    SMTP_POOL_SIZE: String(options.poolSize),
+    UNKNOWN_OUTCOME_GRACE_MS: String(graceMs),
+    SMTP_SEND_TIMEOUT_MS: String(graceMs - 1000),
+  };
+  const remove = () => cleanup(names, env);
+  undo.add(remove);
+  try {
+    progress(`SIGKILL loop: ${orders} orders, 3 mailers, ${kills} kills`);
+    return await killLoop({ orders, kills, mailers: 3, sink, names, env, progress });
+  } finally {
+    undo.delete(remove);
+    await cleanup(names, env);
+  }
+}
+
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
 const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 0)} MB`;
+
+/** The SIGKILL loop's rows of the table. */
+function killLoopRows(k: KillLoopResult): [string, string, string][] {
+  const grace = `UNKNOWN_OUTCOME_GRACE_MS ${fmt(k.graceMs / 1000)} s for this run (default 10 min)`;
+  const planned = k.kills < k.plannedKills ? ` of ${k.plannedKills} (every order arrived first)` : '';
+  return [
+    [`SIGKILL loop (${k.mailers} mailers, one killed at a time)`, '', ''],
+    [`  ${fmt(k.orders)} orders, ${k.kills} kills${planned}`, `${fmt(k.duplicates)} duplicates`, grace],
+    ['  duplicates sharing the first Message-ID', fmt(k.duplicatesSharingMessageId), ''],
+    [
+      '  orders missing',
+      fmt(k.missing),
+      `${fmt(k.deadLettered)} dead-lettered; ` +
+        (k.timedOut ? `TIMED OUT after ${fmt(k.seconds, 1)} s` : `all sent or dead-lettered in ${fmt(k.seconds, 1)} s`),
+    ],
+  ];
+}
 
 /** The table: each figure with what to read it against. */
 function table(r: Results, options: Options): string[] {
@@ -276,6 +324,7 @@ function table(r: Results, options: Options): string[] {
           ],
         ]
       : []),
+    ...killLoopRows(r.killLoop),
     ['Ratios (targets in README)', '', ''],
     ['  mailer ÷ raw SMTP limit', fmt(r.mailer.emailsPerSecond / r.limits.smtp.perSecond, 2), 'target ≥ 0.8'],
     ['  order API ÷ express no-op', fmt(r.orderApi.okPerSecond / r.limits.expressNoop.okPerSecond, 2), 'target ≥ 0.6'],
@@ -297,7 +346,8 @@ async function main(): Promise<void> {
   let results: Results;
   try {
     const limits = await measureLimits(options, sink);
-    results = { limits, ...(await measurePipeline(options, sink)) };
+    const pipeline = await measurePipeline(options, sink);
+    results = { limits, ...pipeline, killLoop: await measureKillLoop(options, sink) };
   } finally {
     await sink.close();
   }

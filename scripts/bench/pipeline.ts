@@ -89,9 +89,13 @@ function orderApiEnv(names: BenchNames): Record<string, string> {
   };
 }
 
-/** The topology a bench mailer on `names` declares (as the mailer derives it from its config). */
-function topologyOf(names: BenchNames): MailerTopology {
-  return mailerTopologyFromConfig(loadMailerConfig(benchMailerEnv(names, 'smtp://127.0.0.1:1')));
+/**
+ * The topology a bench mailer on `names` declares (as the mailer derives it from its config),
+ * with `overrides` of its environment (the hold and retry queues are named after
+ * UNKNOWN_OUTCOME_GRACE_MS and RETRY_DELAYS).
+ */
+export function topologyOf(names: BenchNames, overrides: Record<string, string> = {}): MailerTopology {
+  return mailerTopologyFromConfig(loadMailerConfig(benchMailerEnv(names, 'smtp://127.0.0.1:1', overrides)));
 }
 
 /**
@@ -159,10 +163,11 @@ async function dropSchema(names: BenchNames): Promise<void> {
 
 /**
  * Removes everything `names` stands for: every queue the mailer declares (work, dead-letter,
- * retry and hold queues), both exchanges and the ledger schema. Each step runs even when an
- * earlier one failed; the first failure is thrown at the end. Idempotent.
+ * retry and hold queues, with the default settings and with `overrides`, the mailer environment
+ * a step ran with), both exchanges and the ledger schema. Each step runs even when an earlier one
+ * failed; the first failure is thrown at the end. Idempotent.
  */
-export async function cleanup(names: BenchNames): Promise<void> {
+export async function cleanup(names: BenchNames, overrides: Record<string, string> = {}): Promise<void> {
   const { connection } = await connect(AMQP_URL);
   // One channel per deletion: a failed one closes its channel.
   const onChannel = (op: (ch: amqp.Channel) => Promise<unknown>) => async () => {
@@ -173,7 +178,9 @@ export async function cleanup(names: BenchNames): Promise<void> {
   };
   try {
     await runEach([
-      ...mailerQueueNames(topologyOf(names)).map((q) => onChannel((ch) => ch.deleteQueue(q))),
+      ...[...new Set([...mailerQueueNames(topologyOf(names)), ...mailerQueueNames(topologyOf(names, overrides))])].map(
+        (q) => onChannel((ch) => ch.deleteQueue(q)),
+      ),
       onChannel((ch) => ch.deleteExchange(names.exchange)),
       onChannel((ch) => ch.deleteExchange(names.deadLetterExchange)),
       () => dropSchema(names),
@@ -278,7 +285,7 @@ async function waitForSink(
 }
 
 /** Starts `count` mailers at once on `names`, all or none (a failure stops the ones that did start). */
-async function startMailers(count: number, env: Record<string, string>): Promise<ServiceProcess[]> {
+export async function startMailers(count: number, env: Record<string, string>): Promise<ServiceProcess[]> {
   const started = await Promise.allSettled(Array.from({ length: count }, () => startService('mailer', env)));
   const ok = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s) => s.status === 'rejected');

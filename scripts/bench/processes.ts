@@ -22,6 +22,8 @@ export interface ServiceProcess extends BenchProcess {
   /** `http://127.0.0.1:<port>`, no trailing slash. */
   url: string;
   port: number;
+  /** Resolves with the exit code (or the signal's name) when the process ends, whoever ended it. */
+  exited: Promise<number | string>;
 }
 
 /**
@@ -42,13 +44,16 @@ export function readRss(pid: number): number {
  * environment), stdout and stderr captured (the last 64 KiB) for `output()`. `stop()` sends
  * SIGTERM, then SIGKILL after 10 s; it resolves once the process has exited (at once if it
  * already had) and may be called more than once. `exited` resolves with the exit code (or the
- * signal's name) when the process ends, whoever ended it.
+ * signal's name) when the process ends, whoever ended it. Throws once `stopEveryProcess` was called.
  */
 export function spawnBenchProcess(
   command: string,
   args: string[],
   env: Record<string, string>,
 ): BenchProcess & { exited: Promise<number | string> } {
+  // A step still running while an interrupted run stops everything (the kill loop starts
+  // replacements) must not leave a process behind that nothing stops.
+  if (stoppingEverything) throw new Error('the benchmark is stopping every process: not starting another');
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -83,12 +88,15 @@ export function spawnBenchProcess(
 
 /** The `stop` of every benchmark process still running (`stopEveryProcess`). */
 const running = new Set<() => Promise<void>>();
+/** Set by `stopEveryProcess`: no process is started after it. */
+let stoppingEverything = false;
 
 /**
  * Stops every process the benchmark started and that still runs (SIGTERM, then SIGKILL): an
  * interrupted run does this before removing its queues, which a running mailer would declare again.
  */
 export async function stopEveryProcess(): Promise<void> {
+  stoppingEverything = true;
   await Promise.all([...running].map((stop) => stop().catch(() => undefined)));
 }
 

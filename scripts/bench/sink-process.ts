@@ -46,7 +46,8 @@ async function control(controlPort: number, method: 'GET' | 'POST', what: string
 /**
  * Starts the SMTP sink (smtp-sink.ts) as its own process on 127.0.0.1: no authentication, no
  * STARTTLS, no greeting delay. `stats()` gives the messages accepted since the last `reset()`, the
- * first and last arrival and each order id's first arrival (epoch ms); `close()` sends SIGTERM
+ * first and last arrival, each order id's first arrival (epoch ms) and the Message-IDs of the
+ * orders that arrived more than once; `close()` sends SIGTERM
  * and resolves once it has exited.
  */
 export async function startSmtpSink(): Promise<SmtpSink> {

@@ -6,9 +6,10 @@
  * An smtp-server on 127.0.0.1 (a free port), without authentication, STARTTLS, reverse lookups or
  * smtp-server's fixed 100 ms greeting delay (see `PromptConnection`). It accepts every message,
  * reads only its header block (up to the first blank line, at most 8 KiB) to find the order id —
- * the mailer's `X-Order-Id` header, else a `Subject: Your order <id> is confirmed` — records
- * when it arrived, and drains the rest unread. A control server on 127.0.0.1 answers
- * `GET /stats` (`{count, firstAt, lastAt, arrivals}`, epoch ms) and `POST /reset`. Once both
+ * the mailer's `X-Order-Id` header, else a `Subject: Your order <id> is confirmed` — and the
+ * `Message-ID`, records when it arrived, and drains the rest unread. A control server on
+ * 127.0.0.1 answers `GET /stats` (`{count, firstAt, lastAt, arrivals, duplicates}`, epoch ms) and
+ * `POST /reset`. Once both
  * listen, it prints one line to stdout: `{"smtpPort":N,"controlPort":M}`. SIGTERM ends it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -51,20 +52,39 @@ class PromptSmtpServer extends SMTPServer {
   }
 }
 
-/** What the sink has accepted since the last reset; `arrivals` keeps each order id's first arrival. */
+/** The Message-IDs of an order that arrived more than once: its first copy's, and each later copy's (null: none). */
+interface Duplicates {
+  first: string | null;
+  later: (string | null)[];
+}
+
+/**
+ * What the sink has accepted since the last reset; `arrivals` keeps each order id's first
+ * arrival, `messageIds` its first copy's Message-ID, `duplicates` only the orders that came again.
+ */
 const state = {
   count: 0,
   firstAt: null as number | null,
   lastAt: null as number | null,
   arrivals: new Map<string, number>(),
+  messageIds: new Map<string, string | null>(),
+  duplicates: new Map<string, Duplicates>(),
 };
 
-function record(orderId: string | undefined): void {
+function record(orderId: string | undefined, messageId: string | null): void {
   const now = Date.now();
   state.count += 1;
   state.firstAt ??= now;
   state.lastAt = now;
-  if (orderId !== undefined && !state.arrivals.has(orderId)) state.arrivals.set(orderId, now);
+  if (orderId === undefined) return;
+  if (!state.arrivals.has(orderId)) {
+    state.arrivals.set(orderId, now);
+    state.messageIds.set(orderId, messageId);
+    return;
+  }
+  const seen = state.duplicates.get(orderId) ?? { first: state.messageIds.get(orderId) ?? null, later: [] };
+  seen.later.push(messageId);
+  state.duplicates.set(orderId, seen);
 }
 
 /** Decodes RFC 2047 encoded words (`=?UTF-8?B?…?=`, `=?UTF-8?Q?…?=`); other charsets are read as latin1. */
@@ -98,6 +118,11 @@ function orderIdOf(headerBlock: string): string | undefined {
   return subject === undefined ? undefined : /^Your order (\S+) is confirmed/.exec(decodeEncodedWords(subject))?.[1];
 }
 
+/** The `Message-ID` a message's header block names (`<…>`), or null when it has none. */
+function messageIdOf(headerBlock: string): string | null {
+  return /^Message-ID:[ \t]*(<[^>\r\n]*>)/im.exec(headerBlock.replace(/\r?\n[ \t]+/g, ' '))?.[1] ?? null;
+}
+
 /** Reads the message's header block, lets the rest flow by, and accepts it once it has ended. */
 function onData(stream: Readable, _session: unknown, callback: (err?: Error | null) => void): void {
   let head = '';
@@ -111,7 +136,8 @@ function onData(stream: Readable, _session: unknown, callback: (err?: Error | nu
   });
   stream.on('end', () => {
     // The header block is read as latin1 so a cut never breaks a character; ids are ASCII.
-    record(orderIdOf(head.slice(0, HEADER_LIMIT)));
+    const headerBlock = head.slice(0, HEADER_LIMIT);
+    record(orderIdOf(headerBlock), messageIdOf(headerBlock));
     callback();
   });
 }
@@ -119,11 +145,20 @@ function onData(stream: Readable, _session: unknown, callback: (err?: Error | nu
 function control(req: IncomingMessage, res: ServerResponse): void {
   req.resume();
   if (req.method === 'GET' && req.url === '/stats') {
-    const { count, firstAt, lastAt, arrivals } = state;
+    const { count, firstAt, lastAt, arrivals, duplicates } = state;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ count, firstAt, lastAt, arrivals: Object.fromEntries(arrivals) }));
+    res.end(
+      JSON.stringify({
+        count,
+        firstAt,
+        lastAt,
+        arrivals: Object.fromEntries(arrivals),
+        duplicates: Object.fromEntries(duplicates),
+      }),
+    );
   } else if (req.method === 'POST' && req.url === '/reset') {
-    Object.assign(state, { count: 0, firstAt: null, lastAt: null, arrivals: new Map() });
+    const empty = { arrivals: new Map(), messageIds: new Map(), duplicates: new Map() };
+    Object.assign(state, { count: 0, firstAt: null, lastAt: null, ...empty });
     res.writeHead(204).end();
   } else {
     res.writeHead(404).end();

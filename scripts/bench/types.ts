@@ -32,8 +32,18 @@ export interface SmtpSink {
   port: number;
   /** The sink process's id (for its RSS). */
   pid: number;
-  /** Messages accepted since the last `reset`, and when each arrived (epoch ms) keyed by the Subject's order id when there is one. */
-  stats(): Promise<{ count: number; firstAt: number | null; lastAt: number | null; arrivals: Record<string, number> }>;
+  /**
+   * Messages accepted since the last `reset`, and when each arrived (epoch ms) keyed by the Subject's order id when there is one.
+   * `duplicates` holds only the order ids that arrived more than once: the first copy's
+   * Message-ID and each later copy's (null when a copy had none).
+   */
+  stats(): Promise<{
+    count: number;
+    firstAt: number | null;
+    lastAt: number | null;
+    arrivals: Record<string, number>;
+    duplicates: Record<string, { first: string | null; later: (string | null)[] }>;
+  }>;
   reset(): Promise<void>;
   close(): Promise<void>;
 }

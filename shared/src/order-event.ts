@@ -30,12 +30,33 @@ export const EventHeaders = {
 
 const SUPPORTED_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
-function isValidLocale(value: string): boolean {
+/** The most locales `canonicalLocaleOf` remembers; clients send few distinct ones, anyone may send many. */
+const LOCALE_CACHE_LIMIT = 1000;
+/** Locale as sent → its canonical form, or `null` if it is no BCP 47 tag (see `canonicalLocaleOf`). */
+const canonicalLocales = new Map<string, string | null>();
+
+/**
+ * The canonical form of a BCP 47 tag (`Intl.getCanonicalLocales`), or `null` if `value` is not one.
+ * Remembered per value: ICU's parsing costs microseconds on every order, and the same few locales
+ * come again and again. Once `LOCALE_CACHE_LIMIT` values are remembered the memory starts afresh,
+ * so a client sending ever new tags cannot make it grow.
+ */
+function canonicalLocaleOf(value: string): string | null {
+  let canonical = canonicalLocales.get(value);
+  if (canonical !== undefined) return canonical;
   try {
-    return Intl.getCanonicalLocales(value).length === 1;
+    const locales = Intl.getCanonicalLocales(value);
+    canonical = locales.length === 1 ? locales[0] : null;
   } catch {
-    return false;
+    canonical = null;
   }
+  if (canonicalLocales.size >= LOCALE_CACHE_LIMIT) canonicalLocales.clear();
+  canonicalLocales.set(value, canonical);
+  return canonical;
+}
+
+function isValidLocale(value: string): boolean {
+  return canonicalLocaleOf(value) !== null;
 }
 
 /** Items per order, at most. */
@@ -152,7 +173,22 @@ const countryCodeSchema = z.string().superRefine((code, ctx) => {
 
 const USER_ASSIGNED_REGION = /^(?:AA|Q[M-Z]|X[A-JL-Z]|ZZ)$/;
 
+/**
+ * `countryCodeProblem`'s answer per two-letter code (at most 26 × 26 entries): ICU's region lookup
+ * and `Intl.Locale` cost microseconds, paid on every address of every order otherwise.
+ */
+const countryCodeProblems = new Map<string, string | undefined>();
+
 function countryCodeProblem(code: string): string | undefined {
+  // Only codes of two letters A-Z are remembered, so the map stays bounded whatever is sent.
+  if (!/^[A-Z]{2}$/.test(code)) return uncachedCountryCodeProblem(code);
+  if (countryCodeProblems.has(code)) return countryCodeProblems.get(code);
+  const problem = uncachedCountryCodeProblem(code);
+  countryCodeProblems.set(code, problem);
+  return problem;
+}
+
+function uncachedCountryCodeProblem(code: string): string | undefined {
   const expected = 'Must be an ISO 3166-1 alpha-2 country code in upper case, e.g. "DE"';
   if (!/^[A-Z]{2}$/.test(code) || USER_ASSIGNED_REGION.test(code) || regionNames.of(code) === undefined) {
     return `${expected}; got ${JSON.stringify(code)}`;
@@ -207,8 +243,13 @@ const taxSchema = z.strictObject({
  * commas, middle dots…) as nothing: what a payment card number looks like however it is grouped
  * (ISO/IEC 7812 PANs have 8-19 digits; 12 leaves room for "•••• 4242" and dates; a mask such as
  * "•••• ••••" between digits is longer than 3 and keeps them apart).
+ *
+ * "Neither a letter nor a digit" is a lookahead and any code point, not the class
+ * `[^\p{L}\p{Nd}]`: the same characters (every code point compared), but V8 takes ~170 ms to
+ * compile that negated class, twice (bytecode, then native code), which stalled the first orders
+ * after every start; this form compiles in about 1 ms and matches as fast.
  */
-const CARD_NUMBER = /\p{Nd}(?:[^\p{L}\p{Nd}]{0,3}\p{Nd}){11,}/u;
+const CARD_NUMBER = /\p{Nd}(?:(?:(?![\p{L}\p{Nd}])[\s\S]){0,3}\p{Nd}){11,}/u;
 
 const paymentMethodSchema = singleLineText({ min: 1, max: 100 }).refine((text) => !CARD_NUMBER.test(text), {
   message:
@@ -234,7 +275,7 @@ const customerSchema = z.strictObject({
     .string()
     .max(35)
     .refine(isValidLocale, { message: 'Invalid locale: expected a BCP 47 tag such as "en" or "de-CH"' })
-    .transform((v) => Intl.getCanonicalLocales(v)[0])
+    .transform((v) => canonicalLocaleOf(v) as string)
     .default('en'),
 });
 

@@ -179,6 +179,7 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
     // The very settings POST /preview composes with.
     email: compose.settings,
     faultPauseBeforeRecordMs: config.FAULT_PAUSE_BEFORE_RECORD_MS,
+    maxClaimed: 2 * config.SMTP_POOL_SIZE,
   });
   const consumer = createOrderConfirmedConsumer({
     amqpUrl: config.AMQP_URL,

@@ -11,6 +11,7 @@ import {
 import type { MailTransport, TemplateRenderer, WorkerMetrics } from './ports';
 import type { RetrySchedule } from './retry-policy';
 import { renderEmail, sendAndRecord, type SendJob } from './send-steps';
+import { createSendSlots, type SendSlots } from './send-slots';
 
 export interface MailWorkerDeps {
   transport: MailTransport;
@@ -29,6 +30,13 @@ export interface MailWorkerDeps {
   email: OrderEmailSettings;
   /** Test-only fault injection: pause between the SMTP server's acceptance and the ledger's record. */
   faultPauseBeforeRecordMs?: number;
+  /**
+   * Most messages between claim and record at once (default: no limit). The service sets twice
+   * SMTP_POOL_SIZE: one send per connection and one more claiming or recording. Messages beyond
+   * it wait before their claim, so a worker that dies leaves at most this many orders `sending`
+   * (each an unknown outcome, resent after the grace period), not its whole prefetch.
+   */
+  maxClaimed?: number;
 }
 
 export interface MailWorker {
@@ -47,20 +55,26 @@ export interface MailWorker {
  * of the order decides whether to send at all: a `sent` order is never sent again.
  */
 export function createMailWorker(deps: MailWorkerDeps): MailWorker {
+  const slots: SendSlots | null = deps.maxClaimed ? createSendSlots(deps.maxClaimed) : null;
   return {
     async process(event, history, messageLog = deps.logger) {
       const ids = idsOf(event);
       const log = messageLog.child(ids);
       const email = buildOrderConfirmationEmail(event, deps.email);
-      const claim = await claimDelivery(deps, ids, email, history);
-      if (!isSendClaim(claim)) return outcomeWithoutSending(deps, claim, ids, log);
-      noteResend(deps, claim, log);
-      const render = await renderEmail(deps, email, claim, ids, log);
-      if (!render.ok) return render.outcome;
-      const job: SendJob = { event, email, rendered: render.rendered, claim, ids, history, log };
-      return sendAndRecord(deps, job);
+      const claimToRecord = () => claimAndSend(deps, { event, email, ids, history, log });
+      return slots ? slots.run(claimToRecord) : claimToRecord();
     },
   };
+}
+
+async function claimAndSend(deps: MailWorkerDeps, job: Omit<SendJob, 'claim' | 'rendered'>): Promise<DeliveryOutcome> {
+  const { email, ids, history, log } = job;
+  const claim = await claimDelivery(deps, ids, email, history);
+  if (!isSendClaim(claim)) return outcomeWithoutSending(deps, claim, ids, log);
+  noteResend(deps, claim, log);
+  const render = await renderEmail(deps, email, claim, ids, log);
+  if (!render.ok) return render.outcome;
+  return sendAndRecord(deps, { ...job, rendered: render.rendered, claim });
 }
 
 function idsOf(event: OrderConfirmedEvent): Required<DeliveryIds> {

@@ -608,6 +608,36 @@ describe('parseOrder', () => {
     });
   });
 
+  // Locales and country codes are remembered once looked up (every order has them): the answer
+  // for a value seen before must be the answer it got the first time, a refusal included.
+  describe('the same locale or country again', () => {
+    function withBillingCountry(country: string): Json {
+      const billingAddress = { name: 'Ada Lovelace', lines: ['12 St James’s Square'], city: 'London', country };
+      return validOrder({ billingAddress });
+    }
+
+    it('when a locale comes again, then it gets the same canonical form or refusal', () => {
+      // Act + Assert
+      for (let i = 0; i < 3; i++) {
+        expect(parseOrder(validOrder({ customer: validCustomer({ locale: 'de-ch' }) })).customer.locale).toBe('de-CH');
+        expectRejectedAt(validOrder({ customer: validCustomer({ locale: 'en_US' }) }), 'customer.locale');
+      }
+    });
+
+    it('when a country code comes again, then it gets the same acceptance or refusal message', () => {
+      // Arrange
+      const refusal = expectRejectedAt(withBillingCountry('UK'), 'billingAddress.country').details;
+
+      // Act + Assert
+      for (let i = 0; i < 3; i++) {
+        expect(parseOrder(withBillingCountry('GB')).billingAddress?.country).toBe('GB');
+        expect(expectRejectedAt(withBillingCountry('UK'), 'billingAddress.country').details).toEqual(refusal);
+        expectRejectedAt(withBillingCountry('de'), 'billingAddress.country');
+      }
+      expect(refusal.map((d) => d.message).join()).toContain('use "GB"');
+    });
+  });
+
   describe('non-object bodies', () => {
     it.each([
       ['null', null],

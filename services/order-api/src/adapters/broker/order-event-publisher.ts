@@ -101,12 +101,29 @@ export function publishOptionsOf(event: OrderConfirmedEvent): Parameters<Confirm
   };
 }
 
-/** Tells `recordOutcome` (a publish timer, `OrderApiMetrics.startPublish`) how `pending` ended. */
-function reportOutcome(pending: Promise<void>, recordOutcome: ((result: PublishResult) => void) | undefined): void {
-  pending.then(
-    () => recordOutcome?.('confirmed'),
-    (err: unknown) => recordOutcome?.(publishResultOf(err)),
-  );
+/**
+ * Counts the publishes awaiting their confirm: `add` one, `done` when its confirm (or failure)
+ * came; `drained()` resolves once none is left, at once if none is. A count rather than a set of
+ * promises: every order goes through it, so its bookkeeping stays one promise chain per publish.
+ */
+function countInFlight(): { add(): void; done(): void; drained(): Promise<void> } {
+  let count = 0;
+  let resolveDrained: (() => void) | null = null;
+  let drained: Promise<void> | null = null;
+  return {
+    add: () => {
+      count += 1;
+    },
+    done: () => {
+      count -= 1;
+      if (count > 0 || resolveDrained === null) return;
+      resolveDrained();
+      resolveDrained = null;
+      drained = null;
+    },
+    drained: () =>
+      count === 0 ? Promise.resolve() : (drained ??= new Promise<void>((resolve) => (resolveDrained = resolve))),
+  };
 }
 
 /**
@@ -118,7 +135,7 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
   const { logger, exchange, routingKey } = options;
   let publisher: ConfirmedPublisher | null = null;
   let closing = false;
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = countInFlight();
 
   const link: BrokerLink = await openBroker({
     url: options.amqpUrl,
@@ -154,19 +171,23 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
         Buffer.from(JSON.stringify(event)),
         publishOptionsOf(event),
       );
-      const pending = confirmed.catch((err: unknown) => {
-        throw explain(err);
-      });
-      reportOutcome(pending, recordOutcome);
-      const tracked = pending.catch(() => undefined);
-      inFlight.add(tracked);
-      void tracked.finally(() => inFlight.delete(tracked));
-      return pending;
+      inFlight.add();
+      return confirmed.then(
+        () => {
+          inFlight.done();
+          recordOutcome?.('confirmed');
+        },
+        (err: unknown) => {
+          inFlight.done();
+          recordOutcome?.(publishResultOf(err));
+          throw explain(err);
+        },
+      );
     },
     isReady: () => !closing && publisher !== null && link.isConnected(),
     async close() {
       closing = true;
-      await Promise.all(inFlight);
+      await inFlight.drained();
       await link.close();
     },
   };

@@ -41,10 +41,6 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
   app.use(assignRequestId);
   // No route reads more; refused before anything reads the body.
   app.use(refuseDeclaredBodyOver(MAX_BODY_BYTES));
-  const checks = [readinessCheck('broker', publisher.isReady)];
-  // Said, never a reason to be unready: switching authentication off is a deliberate choice.
-  if (deps.apiKeys === null) checks.push({ name: 'auth', status: () => 'off', informational: true });
-  app.use(createOpsRouter({ registry: deps.registry, checks }));
 
   app.post(
     '/orders',
@@ -70,6 +66,13 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
       res.status(202).json({ orderId: order.orderId, eventId: event.eventId, status: 'accepted' });
     },
   );
+
+  const checks = [readinessCheck('broker', publisher.isReady)];
+  // Said, never a reason to be unready: switching authentication off is a deliberate choice.
+  if (deps.apiKeys === null) checks.push({ name: 'auth', status: () => 'off', informational: true });
+  // After POST /orders, whose paths it does not share: every order would otherwise pass through
+  // this router's matching of /healthz, /readyz and /metrics first.
+  app.use(createOpsRouter({ registry: deps.registry, checks }));
 
   app.use(notFoundHandler);
   app.use(createHttpErrorHandler({ logger, retryAfterSeconds: deps.retryAfterSeconds }));
