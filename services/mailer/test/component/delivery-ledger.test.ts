@@ -1,13 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { DATABASE_URL, dropSchema, query } from '@test/helpers/database';
 import { uniqueStackNames } from '@test/helpers/stack';
+import { claimRequest as request } from './fixtures/claim-request';
 import { migrate } from '../../src/adapters/db/database';
 import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
-import type { ClaimRequest } from '../../src/domain/delivery-ledger';
-
-const GRACE_MS = 60_000;
 
 describe('delivery ledger on PostgreSQL', () => {
   const { schema } = uniqueStackNames();
@@ -23,18 +20,6 @@ describe('delivery ledger on PostgreSQL', () => {
   afterAll(async () => {
     await pool.end();
     await dropSchema(schema);
-  });
-
-  const request = (orderId: string, overrides: Partial<ClaimRequest> = {}): ClaimRequest => ({
-    eventKind: 'order.confirmed',
-    orderId,
-    eventId: randomUUID(),
-    correlationId: 'corr',
-    workerId: 'worker-a',
-    graceMs: GRACE_MS,
-    messageId: `<${randomUUID()}@shop.example>`,
-    replayed: false,
-    ...overrides,
   });
 
   /** Makes the order's current claim look older than the grace period. */

@@ -1,13 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import pino from 'pino';
 import { DATABASE_URL, dropSchema, query } from '@test/helpers/database';
 import { uniqueStackNames } from '@test/helpers/stack';
+import { claimRequest as request } from './fixtures/claim-request';
 import { migrate } from '../../src/adapters/db/database';
 import { createPgDeliveryLedger, type PgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
-import { isSendClaim, type ClaimRequest, type ClaimResult } from '../../src/domain/delivery-ledger';
-
-const GRACE_MS = 60_000;
+import { isSendClaim, type ClaimResult } from '../../src/domain/delivery-ledger';
 
 /**
  * The ledger group-commits concurrent claims and sent records (one transaction for many calls).
@@ -28,18 +26,6 @@ describe('delivery ledger batching on PostgreSQL', () => {
   afterAll(async () => {
     await pool.end();
     await dropSchema(schema);
-  });
-
-  const request = (orderId: string, overrides: Partial<ClaimRequest> = {}): ClaimRequest => ({
-    eventKind: 'order.confirmed',
-    orderId,
-    eventId: randomUUID(),
-    correlationId: 'corr',
-    workerId: 'worker-a',
-    graceMs: GRACE_MS,
-    messageId: `<${randomUUID()}@shop.example>`,
-    replayed: false,
-    ...overrides,
   });
 
   const kinds = (claims: ClaimResult[]) => claims.map((c) => c.decision.kind);
