@@ -24,8 +24,9 @@ import {
   measureOrderApi,
   naiveBaseline,
   naivePublishRate,
+  orderApiBody,
 } from './bench/pipeline';
-import { stopEveryProcess } from './bench/processes';
+import { productionNodeOptions, stopEveryProcess } from './bench/processes';
 import { startSmtpSink } from './bench/sink-process';
 import type { HttpLoadResult, RateResult, SmtpSink } from './bench/types';
 
@@ -132,6 +133,7 @@ async function machine(): Promise<Record<string, unknown>> {
     memoryBytes: os.totalmem(),
     platform: `${os.type()} ${os.release()}`,
     node: process.version,
+    serviceNodeOptions: productionNodeOptions(),
     rabbitmq,
     postgres,
   };
@@ -169,7 +171,7 @@ async function measureLimits(options: Options, sink: SmtpSink): Promise<Results[
   });
   await sink.reset();
   progress('limits: express 5 no-op POST under autocannon');
-  const expressNoop = await expressNoopRate(options.connections, options.seconds);
+  const expressNoop = await expressNoopRate(options.connections, options.seconds, orderApiBody());
   return { amqpPublish, amqpConsume, smtp, expressNoop };
 }
 

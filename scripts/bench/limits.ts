@@ -9,7 +9,7 @@ import type { OrderInput } from '@order-mail/shared/contract';
 import { loadMailerConfig } from '../../services/mailer/src/config';
 import { composeOrderEmail } from '../../services/mailer/src/domain/compose-order-email';
 import { composeDepsFromConfig } from '../../services/mailer/src/service';
-import { sampleEvent, sampleOrder } from '../../test/helpers/orders';
+import { sampleEvent } from '../../test/helpers/orders';
 import { runAutocannon } from './load';
 import { startScript } from './sink-process';
 import type { HttpLoadResult, RateResult, SmtpSink } from './types';
@@ -148,12 +148,10 @@ export async function rawConsumeRate(
 /**
  * A confirmation email as the mailer renders it, for the raw SMTP limit: the real templates and
  * catalogues (`composeDepsFromConfig`, `composeOrderEmail`) with MAIL_FROM as the bench's mailers
- * have it, for an event of `order` (`sampleOrder()` by default, the order the bench posts).
+ * have it, for an event of `order` (the bench passes its `benchOrder`, the order it posts).
  * `bytes` is the HTML's size in bytes (UTF-8). Compiles the templates: a second or two.
  */
-export async function sampleEmailBody(
-  order: OrderInput = sampleOrder(),
-): Promise<{ html: string; text: string; bytes: number }> {
+export async function sampleEmailBody(order: OrderInput): Promise<{ html: string; text: string; bytes: number }> {
   const deps = await composeDepsFromConfig(loadMailerConfig({ MAIL_FROM }));
   const { html, text } = composeOrderEmail(sampleEvent({ order }), deps);
   return { html, text, bytes: Buffer.byteLength(html) };
@@ -206,13 +204,14 @@ export async function rawSmtpRate(
 /**
  * An express 5 no-op under the order API's load, the ceiling of the order API's HTTP side:
  * noop-server.ts (`express.json()`, `POST /orders` → 202 `{}`) as its own process, loaded by
- * `runAutocannon` on `connections` connections for `durationSeconds` with `body` (a sample order
- * as JSON by default, as the order API gets) and a Bearer token as long as the API's keys.
+ * `runAutocannon` on `connections` connections for `durationSeconds` with `body` (the very
+ * JSON body the order API is loaded with, so both parse the same bytes) and a Bearer token as
+ * long as the API's keys.
  */
 export async function expressNoopRate(
   connections: number,
   durationSeconds: number,
-  body: string = JSON.stringify(sampleOrder()),
+  body: string,
 ): Promise<HttpLoadResult> {
   const server = await startScript('noop-server.ts');
   try {
@@ -221,6 +220,7 @@ export async function expressNoopRate(
       method: 'POST',
       headers: { authorization: `Bearer ${randomBytes(32).toString('hex')}` },
       body,
+      uniqueIds: true,
       connections,
       durationSeconds,
       expectStatus: 202,

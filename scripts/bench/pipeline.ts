@@ -26,6 +26,7 @@ export interface BenchNames {
   exchange: string;
   queue: string;
   deadLetterExchange: string;
+  mailEventsExchange: string;
   deadLetterQueue: string;
   schema: string;
 }
@@ -47,6 +48,7 @@ export function benchNames(): BenchNames {
     exchange: `bench.orders.${tag}`,
     queue: `bench.mailer.order.confirmed.${tag}`,
     deadLetterExchange: `bench.mailer.dead-letter.${tag}`,
+    mailEventsExchange: `bench.mail.events.${tag}`,
     deadLetterQueue: `bench.mailer.order.confirmed.dead.${tag}`,
     schema: `bench_${tag}`,
   };
@@ -69,6 +71,7 @@ export function benchMailerEnv(
     ORDERS_EXCHANGE: names.exchange,
     MAILER_QUEUE: names.queue,
     DEAD_LETTER_EXCHANGE: names.deadLetterExchange,
+    MAIL_EVENTS_EXCHANGE: names.mailEventsExchange,
     DEAD_LETTER_QUEUE: names.deadLetterQueue,
     DATABASE_SCHEMA: names.schema,
     SMTP_URL: smtpUrl,
@@ -105,6 +108,14 @@ export function topologyOf(names: BenchNames, overrides: Record<string, string> 
  */
 export function benchOrder(orderId: string): OrderInput {
   return sampleFullOrder({ orderId, orderUrl: `https://shop.example/orders/${orderId}` });
+}
+
+/**
+ * The JSON body autocannon posts to the order API and to the express no-op alike: a `benchOrder`
+ * whose id holds autocannon's `[<id>]` placeholder (each request gets its own id with `uniqueIds`).
+ */
+export function orderApiBody(): string {
+  return JSON.stringify(benchOrder('A-[<id>]'));
 }
 
 /** Runs each step even when an earlier one failed; then throws the first failure, if any. */
@@ -183,6 +194,7 @@ export async function cleanup(names: BenchNames, overrides: Record<string, strin
       ),
       onChannel((ch) => ch.deleteExchange(names.exchange)),
       onChannel((ch) => ch.deleteExchange(names.deadLetterExchange)),
+      onChannel((ch) => ch.deleteExchange(names.mailEventsExchange)),
       () => dropSchema(names),
     ]);
   } finally {
@@ -436,7 +448,7 @@ export async function measureOrderApi(options: {
       url: `${api.url}/orders`,
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
-      body: JSON.stringify(benchOrder('A-[<id>]')),
+      body: orderApiBody(),
       uniqueIds: true,
       expectStatus: 202,
       connections: options.connections,

@@ -121,8 +121,21 @@ async function waitUntilReady(url: string, exited: Promise<number | string>, tim
 }
 
 /**
+ * The `NODE_OPTIONS` of the production image (the runtime stage's `ENV NODE_OPTIONS="…"` line
+ * in the Dockerfile), so the bench measures the heap settings users run. Throws when the
+ * Dockerfile has no such line.
+ */
+export function productionNodeOptions(): string {
+  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const line = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile);
+  if (!line) throw new Error('Dockerfile has no ENV NODE_OPTIONS="…" line for the bench to copy');
+  return line[1];
+}
+
+/**
  * Starts a service from its production build (`node services/<service>/dist/main.js`, run with
- * this process's Node) with only PATH and `env`, on a free port of 127.0.0.1 chosen here (PORT
+ * this process's Node) with only PATH, the image's NODE_OPTIONS (`productionNodeOptions`,
+ * unless `env` sets its own) and `env`, on a free port of 127.0.0.1 chosen here (PORT
  * and HOST are set; PORT=0 would hide the port from us). Resolves once `GET /readyz` answers
  * 200; rejects after `readyTimeoutMs` (default 30 s) or when the process exits first, the error
  * holding its output, and the process stopped. Run `npm run build` first.
@@ -135,7 +148,12 @@ export async function startService(
   const main = path.join(ROOT, 'services', service, 'dist', 'main.js');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const proc = spawnBenchProcess(process.execPath, [main], { ...env, HOST: '127.0.0.1', PORT: String(port) });
+    const proc = spawnBenchProcess(process.execPath, [main], {
+      NODE_OPTIONS: productionNodeOptions(),
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+    });
     const url = `http://127.0.0.1:${port}`;
     try {
       await waitUntilReady(url, proc.exited, options.readyTimeoutMs ?? 30_000);

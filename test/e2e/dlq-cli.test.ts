@@ -147,6 +147,7 @@ describe('the dead-letter CLI (compiled, as a process)', () => {
       [['purge', '--reason', 'invalid_event', '--limit', '100000', '--dry-run']],
       [['replay', '--smtp-code', '550', '--limit', '100000', '--dry-run']],
       [['replay', '--all', '--limit', '1', '--dry-run', '--json']],
+      [['replay', '--all', '--force', '--dry-run']],
     ])('when the CLI accepts %p, then so does the mailer (the ranges agree)', async (args) => {
       const run = await runCli([...args, '--url', stack.mailerUrl], DLQ_CLI_ENV);
 

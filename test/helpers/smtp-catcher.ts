@@ -11,6 +11,11 @@ export interface SmtpBehaviour {
   delayMs?: number;
   /** Take the whole message, then drop the connection without answering (outcome unknown to the client). */
   dropAfterData?: boolean;
+  /**
+   * Answer `RCPT TO` for these addresses (exactly as the client sends them) with this SMTP error,
+   * e.g. `{ 'gone@example.com': { code: 550, message: '5.1.1 No such user' } }`; others are accepted.
+   */
+  rejectRecipients?: Record<string, { code: number; message: string }>;
 }
 
 export interface SmtpCatcher {
@@ -21,6 +26,8 @@ export interface SmtpCatcher {
   rejected: number;
   /** Messages whose DATA has started arriving (accepted or not). */
   receiving: number;
+  /** Every `RCPT TO` address the server was given, accepted or refused, in order. */
+  recipients: string[];
   /** Messages received in full whose connection was then dropped (`dropAfterData`). */
   dropped: ParsedMail[];
   url: string;
@@ -43,7 +50,13 @@ export interface SmtpCatcherOptions {
 export async function startSmtpCatcher(options: SmtpCatcherOptions = {}): Promise<SmtpCatcher> {
   const mails: ParsedMail[] = [];
   const waiters: (() => void)[] = [];
-  const catcher = { behaviour: {} as SmtpBehaviour, rejected: 0, receiving: 0, dropped: [] as ParsedMail[] };
+  const catcher = {
+    behaviour: {} as SmtpBehaviour,
+    rejected: 0,
+    receiving: 0,
+    dropped: [] as ParsedMail[],
+    recipients: [] as string[],
+  };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: options.starttls ? [] : ['STARTTLS'],
@@ -54,6 +67,15 @@ export async function startSmtpCatcher(options: SmtpCatcherOptions = {}): Promis
       else callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
     },
     logger: false,
+    onRcptTo(address, _session, callback) {
+      catcher.recipients.push(address.address);
+      const refusal = catcher.behaviour.rejectRecipients?.[address.address];
+      // Answered on the next turn, as smtp-server's own handler does: a connection a test cut
+      // meanwhile is then seen as closed instead of written to.
+      setImmediate(() =>
+        refusal ? callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code })) : callback(),
+      );
+    },
     onData(stream, session, callback) {
       const { rejectWith, delayMs = 0, dropAfterData } = catcher.behaviour;
       catcher.receiving += 1;
@@ -97,6 +119,9 @@ export async function startSmtpCatcher(options: SmtpCatcherOptions = {}): Promis
     },
     get rejected() {
       return catcher.rejected;
+    },
+    get recipients() {
+      return catcher.recipients;
     },
     get receiving() {
       return catcher.receiving;

@@ -19,6 +19,8 @@ export interface StackNames {
   queue: string;
   deadLetterExchange: string;
   deadLetterQueue: string;
+  /** The delivery events' topic exchange (MAIL_EVENTS_EXCHANGE). */
+  mailEventsExchange: string;
   schema: string;
   /** Every queue the mailer declares, retry and hold queues included. */
   queues: string[];
@@ -65,6 +67,7 @@ export function uniqueStackNames(): Omit<StackNames, 'queues'> {
     queue: uniqueName('mailer.order.confirmed'),
     deadLetterExchange: uniqueName('mailer.dead-letter'),
     deadLetterQueue: uniqueName('mailer.order.confirmed.dead'),
+    mailEventsExchange: uniqueName('mail.events'),
     schema: `test_${randomBytes(4).toString('hex')}`,
   };
 }
@@ -92,6 +95,7 @@ export function mailerEnv(names: Omit<StackNames, 'queues'>, smtpUrl: string, en
     MAILER_QUEUE: names.queue,
     DEAD_LETTER_EXCHANGE: names.deadLetterExchange,
     DEAD_LETTER_QUEUE: names.deadLetterQueue,
+    MAIL_EVENTS_EXCHANGE: names.mailEventsExchange,
     DATABASE_SCHEMA: names.schema,
     SMTP_URL: smtpUrl,
     MAIL_FROM: 'Test Shop <orders@shop.example>',
@@ -127,6 +131,7 @@ export async function startTestStack(options: {
     queue: environment.MAILER_QUEUE,
     deadLetterExchange: environment.DEAD_LETTER_EXCHANGE,
     deadLetterQueue: environment.DEAD_LETTER_QUEUE,
+    mailEventsExchange: environment.MAIL_EVENTS_EXCHANGE,
     schema: environment.DATABASE_SCHEMA,
   };
   const names: StackNames = { ...base, queues: mailerQueueNamesFor(base, options.env) };
@@ -202,6 +207,7 @@ export async function deleteStackTopology(names: StackNames): Promise<void> {
     for (const queue of names.queues) await channel.deleteQueue(queue);
     await channel.deleteExchange(names.exchange);
     await channel.deleteExchange(names.deadLetterExchange);
+    await channel.deleteExchange(names.mailEventsExchange);
   } finally {
     await connection.close();
   }

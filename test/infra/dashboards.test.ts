@@ -206,7 +206,8 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
       // Every target scraped once before any traffic, so the counters' increases show in rate()
       await prometheus.waitForSeries('count(up == 1) == 3');
 
-      // Act: accepted orders, one retried (451 once), one dead-lettered (550), invalid requests
+      // Act: accepted orders, one retried (451 once), one dead-lettered (550 to RCPT TO, which also
+      // suppresses the address), one to that suppressed address, invalid requests
       for (const id of ['G-1', 'G-2', 'G-3']) expect((await post(id)).status).toBe(202);
       await smtp.waitForMails(3);
 
@@ -214,7 +215,9 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
       expect((await post('G-retry')).status).toBe(202);
       await smtp.waitForMails(4);
 
-      smtp.behaviour = { rejectWith: { code: 550, message: 'No such user here' } };
+      smtp.behaviour = {
+        rejectRecipients: { 'nobody@example.com': { code: 550, message: '5.1.1 No such user here' } },
+      };
       expect((await post('G-dead', 'nobody@example.com')).status).toBe(202);
       // The mailer records the dead letter in PostgreSQL and acks it: the table's gauge says 1, the queue 0.
       await prometheus.waitForSeries('max(mailer_dead_letters_waiting{reason="smtp_rejected"}) == 1', 15000);
@@ -224,6 +227,9 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
         'the 550 recorded and acked from the dead-letter queue',
       );
       smtp.behaviour = {};
+      // The address is on the suppression list now: the next order to it is not sent at all.
+      expect((await post('G-suppressed', 'nobody@example.com')).status).toBe(202);
+      await prometheus.waitForSeries('sum(mailer_emails_total{result="suppressed"}) >= 1', 15000);
 
       expect((await postJson(running.apiUrl, '/orders', { orderId: '' })).status).toBe(400);
       expect((await postJson(running.apiUrl, '/orders', '{not json')).status).toBe(400);
@@ -232,6 +238,9 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
       // ...and scraped again after all of it
       await prometheus.waitForSeries('sum(mailer_emails_total{result="sent"}) >= 6');
       await prometheus.waitForSeries('sum(mailer_dead_letters_total{reason="smtp_rejected"}) >= 1');
+      // The relay publishes the delivery events from the outbox shortly after each ledger change.
+      await prometheus.waitForSeries('sum(mailer_mail_events_published_total{type="email.sent"}) >= 6', 15000);
+      await prometheus.waitForSeries('sum(mailer_mail_events_published_total{type="email.suppressed"}) >= 1', 15000);
       // RabbitMQ refreshes its queue statistics every few seconds (collect_statistics_interval, 5 s by default)
       await prometheus.waitForSeries(`sum(rabbitmq_detailed_queue_messages{queue="${workQueue}.dead"}) == 0`, 20000);
       console.log(`traffic driven and scraped ${Date.now() - started} ms after start`);
@@ -295,8 +304,21 @@ describe('Grafana dashboards (live: every panel query against a real Prometheus 
         value('Publish confirm latency', 'C'),
         value('End-to-end p95', 'A'),
         value('Oldest waiting dead letter', 'A'),
+        value('Suppressed sends', 'A'),
       ];
       expect(positive.filter((v) => !(v.value !== undefined && v.value > 0 && Number.isFinite(v.value)))).toEqual([]);
+      // Delivery events by type, whether or not a queue was bound to take them (routed true or false)
+      const eventsOf = (type: string) => {
+        const samples = results.get('order-mail-service.json › "Delivery events published /s" › A') ?? [];
+        return {
+          type,
+          rate: samples.filter((s) => s.metric.type === type).reduce((sum, s) => sum + Number(s.value[1]), 0),
+        };
+      };
+      const events = ['email.sent', 'email.retrying', 'email.dead_lettered', 'email.suppressed'].map(eventsOf);
+      expect(events.filter((e) => !(e.rate > 0))).toEqual([]);
+      expect(value('Outbox lag', 'A').value).toBeGreaterThanOrEqual(0);
+      expect(value('Outbox lag', 'B').value).toBeGreaterThanOrEqual(0);
       expect(value('Dead letters waiting', 'A').value).toBe(1);
       expect(value('Dead letters waiting by reason', 'A', { reason: 'smtp_rejected' }).value).toBe(1);
       expect(value('Dead letters waiting by reason', 'A', { reason: 'invalid_event' }).value).toBe(0);

@@ -118,6 +118,8 @@ export const mailerConfigSchema = commonConfigSchema
     DEAD_LETTER_EXCHANGE: amqpNameSchema.default('mailer.dead-letter'),
     /** Queue the dead letters wait in until the mailer records them in PostgreSQL (table `dead_letters`). */
     DEAD_LETTER_QUEUE: amqpNameSchema.default('mailer.order.confirmed.dead'),
+    /** Topic exchange the delivery events go to (`email.sent`, `email.retrying`, `email.dead_lettered`, `email.suppressed`). */
+    MAIL_EVENTS_EXCHANGE: amqpNameSchema.default('mail.events'),
     /** Deliveries of one message before the broker dead-letters it (guards against crash loops). */
     DELIVERY_LIMIT: z.coerce.number().int().min(1).max(1000).default(20),
     /** Messages handled at once (AMQP prefetch); keep it at or above SMTP_POOL_SIZE. */
@@ -158,6 +160,8 @@ export const mailerConfigSchema = commonConfigSchema
     FAULT_PAUSE_BEFORE_ACK_MS: durationMsSchema.optional(),
     /** Test-only fault injection, off unless set: pause this long between the SMTP server's acceptance and the ledger's record of it. */
     FAULT_PAUSE_BEFORE_RECORD_MS: durationMsSchema.optional(),
+    /** Test-only fault injection, off unless set: pause this long between reading delivery events from the outbox and publishing them. */
+    FAULT_PAUSE_BEFORE_RELAY_MS: durationMsSchema.optional(),
     /** SMTP server, `smtp://user:pass@host:port` or `smtps://…` for implicit TLS. */
     SMTP_URL: z
       .string()

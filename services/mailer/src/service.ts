@@ -9,7 +9,10 @@ import { mailerTopologyFromConfig } from './adapters/broker/mailer-topology';
 import { createDatabase, migrateWhenReachable, type Database } from './adapters/db/database';
 import { createPgDeliveryLedger } from './adapters/db/delivery-ledger-pg';
 import { createPgDeadLetterRecords } from './adapters/db/dead-letter-records-pg';
+import { createPgSuppressionList } from './adapters/db/suppressions-pg';
 import { createDeadLetterMetrics } from './adapters/metrics/dead-letter-metrics';
+import { createOutboxMetrics } from './adapters/metrics/outbox-metrics';
+import { createPgOutbox } from './adapters/db/outbox-pg';
 import { createInFlightGauge, createMailerMetrics } from './adapters/metrics/mailer-metrics';
 import { startSmtpMonitor } from './adapters/smtp/smtp-monitor';
 import { createSmtpTransport, type SmtpTransport } from './adapters/smtp/smtp-transport';
@@ -18,7 +21,9 @@ import { createMailWorker } from './domain/mail-worker';
 import type { ComposeOrderEmailDeps } from './domain/compose-order-email';
 import type { RetrySchedule } from './domain/retry-policy';
 import type { DeadLetterRecords, DeadLetterReplays } from './domain/dead-letters';
+import type { SuppressionList } from './domain/suppression';
 import { createReplayJobRunner, type ReplayJobRunner } from './entry-points/jobs/replay-job-runner';
+import { createOutboxRelay, type OutboxRelay } from './entry-points/jobs/outbox-relay';
 import { createDeadLetterRecorder, type DeadLetterRecorder } from './entry-points/queue/dead-letter-recorder';
 import { createMailerApp } from './entry-points/http/app';
 import {
@@ -60,6 +65,8 @@ interface MailerParts {
   records: DeadLetterRecords;
   /** Replay jobs: at most one at a time across all mailers, resumed by any of them after a stop. */
   replays: ReplayJobRunner;
+  /** Publishes the delivery events the ledger writes to its outbox (one mailer at a time does). */
+  relay: OutboxRelay;
   app: ReturnType<typeof createMailerApp>;
 }
 
@@ -120,7 +127,9 @@ export async function startMailer(
     clearInterval(databaseMonitor);
     clearInterval(retention);
     // The replay first (it publishes to the work queue), the recorder last (it records what the consumer dead-lettered).
+    // Events the relay has not published yet stay in the outbox for the next relay.
     await parts.replays.stop();
+    await parts.relay.stop();
     await parts.consumer.stop();
     await parts.recorder.stop();
     parts.transport.close();
@@ -160,7 +169,8 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   const compose = await composeDepsFromConfig(config);
   // Nothing connects here: the pool opens connections on first use, after the HTTP server listens.
   const database = createDatabase({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, logger });
-  const ledger = createPgDeliveryLedger(database.pool);
+  // Called only once the mailer runs, long after `relay` (built once the consumer exists) is set.
+  const ledger = createPgDeliveryLedger(database.pool, {}, { onEventsWritten: () => relay.wake() });
   const transport = transportFromConfig(config);
   const schedule: RetrySchedule = {
     delaysMs: config.RETRY_DELAYS,
@@ -195,12 +205,13 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   });
   createInFlightGauge(registry, () => consumer.inFlight());
   const ledgerState = { migrated: false };
+  const relay = relayFromConfig(config, { registry, database, ledgerState, consumer }, logger);
   const { records, recorder, replays } = assembleDeadLetters(
     config,
     { registry, database, ledgerState, consumer },
     logger,
   );
-  const parts = { registry, database, ledgerState, transport, consumer, recorder, records, replays };
+  const parts = { registry, database, ledgerState, transport, consumer, recorder, records, replays, relay };
   const guarded = onceMigrated(ledgerState, records, replays);
   const app = createMailerApp({
     registry,
@@ -208,12 +219,36 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
     ledger,
     deadLetters: guarded.records,
     replays: guarded.replays,
+    suppressions: suppressionsOnceMigrated(ledgerState, createPgSuppressionList(database.pool)),
     logger,
     adminToken: config.ADMIN_TOKEN,
     retryAfterSeconds: RETRY_AFTER_SECONDS,
     preview: compose,
   });
   return { ...parts, app };
+}
+
+/** The outbox relay and its metrics, publishing on the consumer's broker connection; idle until started. */
+function relayFromConfig(
+  config: MailerConfig,
+  parts: Pick<MailerParts, 'registry' | 'database' | 'ledgerState' | 'consumer'>,
+  logger: Logger,
+): OutboxRelay {
+  const { registry, database, ledgerState, consumer } = parts;
+  const outbox = createPgOutbox(database.pool, config.DATABASE_SCHEMA);
+  const metrics = createOutboxMetrics(registry, {
+    stats: () => (ledgerState.migrated ? outbox.stats() : Promise.reject(new Error('not migrated yet'))),
+  });
+  return createOutboxRelay({
+    outbox,
+    link: () => consumer.link(),
+    exchange: config.MAIL_EVENTS_EXCHANGE,
+    confirmTimeoutMs: config.PUBLISH_CONFIRM_TIMEOUT_MS,
+    ready: () => ledgerState.migrated,
+    logger,
+    onPublished: (type, routed) => metrics.published(type, routed),
+    faultPauseMs: config.FAULT_PAUSE_BEFORE_RELAY_MS,
+  });
 }
 
 /** The SMTP pool as configured; opens connections on first use. */
@@ -297,11 +332,9 @@ function registerUpGauges(parts: MailerParts, conditions: ReadinessCondition[]):
 }
 
 function warnAboutFaultInjection(config: MailerConfig, logger: Logger): void {
-  if (!config.FAULT_PAUSE_BEFORE_ACK_MS) return;
-  logger.warn(
-    { pauseMs: config.FAULT_PAUSE_BEFORE_ACK_MS },
-    'FAULT_PAUSE_BEFORE_ACK_MS is set: test-only fault injection is on',
-  );
+  for (const key of ['FAULT_PAUSE_BEFORE_ACK_MS', 'FAULT_PAUSE_BEFORE_RELAY_MS'] as const) {
+    if (config[key]) logger.warn({ pauseMs: config[key] }, `${key} is set: test-only fault injection is on`);
+  }
 }
 
 /**
@@ -333,6 +366,22 @@ function onceMigrated(
       get: (id) => ready(() => replays.get(id)),
       recent: (limit) => ready(() => replays.recent(limit)),
     },
+  };
+}
+
+/** The suppression list as the admin API uses it: like `onceMigrated`, a 503 until the migrations are applied. */
+function suppressionsOnceMigrated(state: { migrated: boolean }, list: SuppressionList): SuppressionList {
+  const ready = <T>(call: () => Promise<T>): Promise<T> =>
+    state.migrated
+      ? call()
+      : Promise.reject(
+          new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database'),
+        );
+  return {
+    list: (query) => ready(() => list.list(query)),
+    add: (entry) => ready(() => list.add(entry)),
+    remove: (address) => ready(() => list.remove(address)),
+    suppressedAmong: (addresses) => ready(() => list.suppressedAmong(addresses)),
   };
 }
 
@@ -368,5 +417,6 @@ async function migrateThenConsume(
   await parts.consumer.start();
   await parts.recorder.start();
   parts.replays.startResuming();
+  parts.relay.start();
   await removeExpiredDeadLetters(config, parts, logger);
 }

@@ -11,3 +11,4 @@ export * from '../text-rules';
 export * from '../email-address';
 export * from '../order-totals';
 export * from '../order-intake';
+export * from '../mail-event';

@@ -24,6 +24,11 @@ export const REPLAY_SKIP_REASONS = [
   'purged',
   /** No longer `dead` when the job reached it (replayed by an earlier run of the same job). */
   'not_dead',
+  /**
+   * Its recipient is on the suppression list (table `suppressions`) when the job reached it, and
+   * the job was not asked to `force`: it stays `dead`, for a forced replay later.
+   */
+  'suppressed',
 ] as const;
 export type ReplaySkipReason = (typeof REPLAY_SKIP_REASONS)[number];
 
@@ -179,6 +184,11 @@ export interface ReplayJobView {
   /** The filter as requested (`all: true` for every dead letter), and the job's limit. */
   filter: Record<string, unknown>;
   limit: number;
+  /**
+   * Whether the job was asked to `force`: its copies carry `x-suppression-override: true`, so a
+   * suppressed recipient is sent to (false: such dead letters are skipped as `suppressed`).
+   */
+  force: boolean;
   /** `admin:<token id>`. */
   requestedBy: string;
   createdAt: string;
@@ -204,21 +214,39 @@ export interface ReplayJobView {
   error: string | null;
 }
 
+/** What a replay's dry run finds: the dead letters a job would take on, and which of them go to suppressed recipients. */
+export interface ReplayPreview {
+  /** How many a job would take on now (`deadLetters.length`). */
+  matched: number;
+  deadLetters: DeadLetterSummary[];
+  /**
+   * Those of `deadLetters` whose recipient (the body's `order.customer.email`) is on the
+   * suppression list now: how many, and the ids of the first `SHOWN_SUPPRESSED_IDS` (100) in id
+   * order. A job without `force` would skip them as `suppressed`; with `force` it sends them.
+   */
+  suppressed: { count: number; deadLetterIds: string[] };
+}
+
 /** What `POST /dead-letters/replay` does, through the replay-job runner. */
 export interface DeadLetterReplays {
   /**
    * The `dead` records a replay with `filter` would move now, oldest first, at most `limit`:
-   * exactly what a job would take on. Those a running job has taken on are left out (a job
-   * started after it would not get them).
+   * exactly what a job would take on, and which of them have a suppressed recipient. Those a
+   * running job has taken on are left out (a job started after it would not get them).
    */
-  preview(filter: DeadLetterFilter, limit: number): Promise<{ matched: number; deadLetters: DeadLetterSummary[] }>;
+  preview(filter: DeadLetterFilter, limit: number): Promise<ReplayPreview>;
   /**
    * Creates a job for the `dead` records matching `filter` (at most `limit`, oldest first) and
-   * starts it in the background; resolves with it at once. Rejects with AppError CONFLICT naming
-   * the job when another one is running on any mailer (a PostgreSQL advisory lock), or when an
-   * interrupted job must be finished first (this mailer resumes it).
+   * starts it in the background; resolves with it at once. With `force` (default false) its
+   * copies are sent even to suppressed recipients; without, those are skipped as `suppressed`.
+   * Rejects with AppError CONFLICT naming the job when another one is running on any mailer (a
+   * PostgreSQL advisory lock), or when an interrupted job must be finished first (this mailer
+   * resumes it).
    */
-  start(filter: DeadLetterFilter, options: { limit: number; requestedBy: string }): Promise<ReplayJobView>;
+  start(
+    filter: DeadLetterFilter,
+    options: { limit: number; requestedBy: string; force?: boolean },
+  ): Promise<ReplayJobView>;
   /** A job by id; null if none. */
   get(id: string): Promise<ReplayJobView | null>;
   /** The latest jobs, newest first (by creation), at most `limit`; finished ones go with the dead-letter retention. */

@@ -1,3 +1,4 @@
+import type { RecipientRejection } from './suppression';
 import type { AttemptOutcome, DeliveryStatus } from './vocabulary';
 
 export { DELIVERY_STATUSES, type AttemptOutcome, type DeliveryStatus } from './vocabulary';
@@ -23,6 +24,15 @@ export interface DeliveryRecord {
   updatedAt: Date;
   sendingStartedAt: Date | null;
   sentAt: Date | null;
+  /**
+   * Who the email is for and what it is, as of the latest claim: the recipient's address, its
+   * subject, template and the customer's locale. Null on rows written before these were recorded
+   * and once the retention job removed the personal ones (recipient, subject).
+   */
+  recipient: string | null;
+  subject: string | null;
+  template: string | null;
+  locale: string | null;
 }
 
 export interface DeliveryAttempt {
@@ -49,17 +59,43 @@ export type ClaimDecision =
   /** Another send of this order may be under way right now: look again later. */
   | { kind: 'wait'; remainingMs: number }
   /** An unknown outcome was already resent once and is unknown again: an operator decides. */
-  | { kind: 'give-up-unknown' };
+  | { kind: 'give-up-unknown' }
+  /** The recipient is on the suppression list: the delivery ends `suppressed`, nobody is contacted. */
+  | { kind: 'suppress' }
+  /** The delivery already ended `suppressed`: a redelivered event changes nothing. */
+  | { kind: 'skip-suppressed' };
 
+/**
+ * What a worker may do with an event, from the order's ledger row (read under its lock), the
+ * database's clock `now`, the unknown-outcome grace period `graceMs`, whether the message is a
+ * replayed dead letter, and whether its recipient is suppressed (on the list and not overridden
+ * by a forced replay). Pure. A suppressed recipient turns every decision to contact them
+ * (`send`, `resend-unknown`) into `suppress`; a send that may still be under way is waited for
+ * as usual, and a `sent` order stays sent.
+ */
 export function decideClaim(
   row: Pick<DeliveryRecord, 'status' | 'sendingStartedAt' | 'unknownOutcomeResends'>,
   now: Date,
   graceMs: number,
   replayed = false,
+  suppressed = false,
+): ClaimDecision {
+  const decision = decideByStatus(row, now, graceMs, replayed);
+  const contacts = decision.kind === 'send' || decision.kind === 'resend-unknown';
+  return contacts && suppressed ? { kind: 'suppress' } : decision;
+}
+
+function decideByStatus(
+  row: Pick<DeliveryRecord, 'status' | 'sendingStartedAt' | 'unknownOutcomeResends'>,
+  now: Date,
+  graceMs: number,
+  replayed: boolean,
 ): ClaimDecision {
   switch (row.status) {
     case 'sent':
       return { kind: 'skip-sent' };
+    case 'suppressed':
+      return { kind: 'skip-suppressed' };
     case 'pending':
     case 'retrying':
       return { kind: 'send' };
@@ -85,6 +121,16 @@ export interface ClaimRequest {
   messageId: string;
   /** The message is a replayed dead letter: it may send a `dead` order again. */
   replayed: boolean;
+  /** The recipient's address as the email goes out (`To:`), recorded on the row. */
+  recipient: string;
+  /** `suppressionKeyOf(recipient).key`: the suppression list is looked up by its hash in the same transaction. */
+  recipientKey: string;
+  subject: string;
+  template: string;
+  /** The customer's BCP 47 locale from the order, e.g. `de-CH`. */
+  locale: string;
+  /** A replay forced past the suppression list (`force`): send even to a suppressed address. */
+  ignoreSuppression: boolean;
 }
 
 /** A claim that marked the delivery `sending`: the worker sends, as the ledger's attempt `attempt`. */
@@ -114,20 +160,38 @@ export interface FailureRecord {
   error: string;
   smtpCode?: number;
   smtpResponse?: string;
+  /**
+   * Why, as the delivery event (`email.retrying`, `email.dead_lettered`) says it: the failure's
+   * class for a retry, the dead-letter reason (`smtp_rejected`, `retries_exhausted`, …) when `dead`.
+   */
+  reason?: string;
+  /**
+   * The server refused the recipient for good (`isRecipientRejection`): the address goes on the
+   * suppression list in the same transaction (kept as it was if it is already there).
+   */
+  rejection?: RecipientRejection;
 }
 
 /** The delivery ledger as the worker needs it; the PostgreSQL adapter implements it. */
 export interface DeliveryLedger {
   /** Atomically reads (creating if needed) the order's row and, if the decision is to send, marks it `sending`. */
   claim(request: ClaimRequest): Promise<ClaimResult>;
-  /** `alreadySent`: another attempt had recorded `sent` first (a duplicate went out). */
+  /**
+   * Records the SMTP server's acceptance, with the `email.sent` event in the outbox in the same
+   * transaction. `alreadySent`: another attempt had recorded `sent` first (a duplicate went out;
+   * no second event).
+   */
   recordSent(
     deliveryId: number,
     attempt: number,
     receipt: { smtpResponse: string; smtpCode: number | undefined; messageId: string },
   ): Promise<{ alreadySent: boolean }>;
-  /** `claimLost`: another attempt holds the delivery now (or sent it); only the attempt was recorded. */
+  /**
+   * Records a failed attempt; a delivery that becomes `retrying` or `dead` gets its delivery event
+   * (`email.retrying`, `email.dead_lettered`) in the outbox in the same transaction.
+   * `claimLost`: another attempt holds the delivery now (or sent it); only the attempt was recorded.
+   */
   recordFailure(deliveryId: number, attempt: number, failure: FailureRecord): Promise<{ claimLost: boolean }>;
-  /** Marks a delivery dead without a new attempt (e.g. an unknown outcome that stayed unknown). */
+  /** Marks a delivery dead without a new attempt (e.g. an unknown outcome that stayed unknown), with its `email.dead_lettered` event. */
   markDead(deliveryId: number, error: string): Promise<void>;
 }

@@ -29,6 +29,8 @@ export interface MessageHistory {
   ledgerAttempts: number;
   /** The message is a replayed dead letter: it may send a `dead` order again. */
   replayed: boolean;
+  /** A replay forced past the suppression list (`x-suppression-override`): it may send to a suppressed address. */
+  suppressionOverride: boolean;
 }
 
 /**
@@ -43,8 +45,9 @@ export interface CopyCounts {
 
 /** What the queue entry point should do with a message once the worker is done with it. */
 export type DeliveryOutcome = DeliveryIds &
+  /** `suppressed`: the recipient is on the suppression list; nobody was contacted. */
   (
-    | { action: 'ack'; result: 'sent' | 'duplicate_skipped'; smtpResponse?: string }
+    | { action: 'ack'; result: 'sent' | 'duplicate_skipped' | 'suppressed'; smtpResponse?: string }
     | {
         action: 'retry';
         delayMs: number;

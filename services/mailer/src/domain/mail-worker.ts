@@ -1,4 +1,5 @@
 import { ORDER_CONFIRMED_EVENT_TYPE, type OrderConfirmedEvent } from '@order-mail/shared/contract';
+import { maskEmail } from '@order-mail/shared/diagnostics';
 import type { Logger } from '@order-mail/shared/logger';
 import { isSendClaim, type DeliveryLedger, type SendClaim, type WithoutSendClaim } from './delivery-ledger';
 import type { DeliveryIds, DeliveryOutcome, MessageHistory } from './delivery-outcome';
@@ -10,6 +11,7 @@ import {
 } from './order-email';
 import type { MailTransport, TemplateRenderer, WorkerMetrics } from './ports';
 import type { RetrySchedule } from './retry-policy';
+import { suppressionKeyOf } from './suppression';
 import { renderEmail, sendAndRecord, type SendJob } from './send-steps';
 import { createSendSlots, type SendSlots } from './send-slots';
 
@@ -69,7 +71,7 @@ export function createMailWorker(deps: MailWorkerDeps): MailWorker {
 
 async function claimAndSend(deps: MailWorkerDeps, job: Omit<SendJob, 'claim' | 'rendered'>): Promise<DeliveryOutcome> {
   const { email, ids, history, log } = job;
-  const claim = await claimDelivery(deps, ids, email, history);
+  const claim = await claimDelivery(deps, ids, email, history, job.event.order.customer.locale);
   if (!isSendClaim(claim)) return outcomeWithoutSending(deps, claim, ids, log);
   noteResend(deps, claim, log);
   const render = await renderEmail(deps, email, claim, ids, log);
@@ -91,7 +93,10 @@ function claimDelivery(
   ids: Required<DeliveryIds>,
   email: OrderEmail,
   history: MessageHistory,
+  locale: string,
 ): ReturnType<DeliveryLedger['claim']> {
+  const recipient = email.to.address;
+  const key = suppressionKeyOf(recipient);
   return deps.ledger.claim({
     eventKind: ORDER_CONFIRMED_EVENT_TYPE,
     orderId: ids.orderId,
@@ -101,6 +106,13 @@ function claimDelivery(
     graceMs: deps.schedule.unknownOutcomeGraceMs,
     messageId: email.messageId,
     replayed: history.replayed,
+    recipient,
+    // The order API normalised the address; should it not parse, it still has one key of its own.
+    recipientKey: key.ok ? key.key : recipient,
+    subject: email.subject,
+    template: email.template,
+    locale,
+    ignoreSuppression: history.suppressionOverride,
   });
 }
 
@@ -119,6 +131,12 @@ async function outcomeWithoutSending(
     case 'skip-dead':
       log.warn('order is dead-lettered; acking without sending (replay its dead letter to send it)');
       return { ...ids, action: 'ack', result: 'duplicate_skipped' };
+    case 'skip-suppressed':
+      log.info('order already ended suppressed; acking without sending');
+      return { ...ids, action: 'ack', result: 'duplicate_skipped' };
+    case 'suppress':
+      log.info({ recipient: maskEmail(record.recipient ?? '') }, 'recipient is suppressed; not sending');
+      return { ...ids, action: 'ack', result: 'suppressed' };
     case 'wait':
       log.info({ remainingMs: decision.remainingMs }, 'a send of this order may be under way, holding');
       return { ...ids, action: 'hold', delayMs: deps.schedule.unknownOutcomeGraceMs, reason: 'in_progress' };

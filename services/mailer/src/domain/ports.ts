@@ -74,6 +74,8 @@ export interface SendFailure {
   message: string;
   responseCode?: number;
   response?: string;
+  /** The SMTP command the server refused, as nodemailer names it (`RCPT TO`, `MAIL FROM`, `DATA`), if any. */
+  command?: string;
   facts: SendErrorFacts;
 }
 

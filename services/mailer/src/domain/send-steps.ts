@@ -8,6 +8,8 @@ import type { DeliveryIds, DeliveryOutcome, FailureInfo, MessageHistory } from '
 import type { MailWorkerDeps } from './mail-worker';
 import type { OrderEmail } from './order-email';
 import { SendFailureError, type RenderedEmail, type SendFailure } from './ports';
+import { isRecipientRejection } from './recipient-rejection';
+import type { RecipientRejection } from './suppression';
 import { decideNextStep } from './retry-policy';
 
 /** Everything the send step needs about one claimed delivery. */
@@ -40,13 +42,14 @@ export async function renderEmail(
     return { ok: true, rendered };
   } catch (err) {
     const message = (err as Error).message;
+    const reason = isAppError(err, ErrorCodes.TEMPLATE_NOT_FOUND) ? 'unknown_template' : 'render_failed';
     await deps.ledger.recordFailure(claim.record.id, claim.attempt, {
       status: 'dead',
       outcome: 'render_failed',
       error: message,
+      reason,
     });
     log.error({ err, template: email.template }, 'cannot render email');
-    const reason = isAppError(err, ErrorCodes.TEMPLATE_NOT_FOUND) ? 'unknown_template' : 'render_failed';
     return {
       ok: false,
       outcome: {
@@ -116,15 +119,32 @@ async function recordSent(
   return { ...ids, action: 'ack', result: 'sent', smtpResponse: receipt.response };
 }
 
+/** The suppression a permanent failure asks for, when it refused the recipient for good (`isRecipientRejection`). */
+function rejectionOf(
+  deps: Pick<MailWorkerDeps, 'workerId'>,
+  { email, ids }: Pick<SendJob, 'email' | 'ids'>,
+  failure: SendFailure,
+): RecipientRejection | undefined {
+  if (!isRecipientRejection(failure)) return undefined;
+  return {
+    address: email.to.address,
+    orderId: ids.orderId,
+    smtpCode: failure.responseCode,
+    smtpResponse: failure.response,
+    createdBy: `mailer:${deps.workerId}`,
+  };
+}
+
 /** Classifies a failed send, records it, and turns the retry policy's step into an outcome. */
 async function recordFailedSend(
   deps: MailWorkerDeps,
   job: SendJob,
   sendFailure: SendFailure,
 ): Promise<DeliveryOutcome> {
-  const { claim, ids, history, log } = job;
+  const { claim, ids, history, log, email } = job;
   const { attempt } = claim;
   const failureClass = classifyFailure(sendFailure.facts);
+  const rejection = failureClass === 'permanent' ? rejectionOf(deps, job, sendFailure) : undefined;
   const failure: FailureInfo = {
     failureClass,
     message: sendFailure.message,
@@ -139,8 +159,12 @@ async function recordFailedSend(
     error: sendFailure.message,
     smtpCode: sendFailure.responseCode,
     smtpResponse: sendFailure.response,
+    reason: step.action === 'dead-letter' ? step.reason : failureClass,
+    rejection,
   });
   const fields = { attempt, failureClass, smtpCode: sendFailure.responseCode, error: sendFailure.message };
+  if (rejection)
+    log.warn({ recipient: maskEmail(email.to.address) }, 'recipient refused for good; suppressing the address');
   if (failureClass === 'auth') log.error(fields, 'SMTP authentication failed; retrying slowly');
   else log.warn(fields, 'send failed');
   if (claimLost) {

@@ -29,8 +29,11 @@ export type ProblemClass = (typeof PROBLEM_CLASSES)[number];
 export const ATTEMPT_OUTCOMES = ['sent', ...FAILURE_CLASSES, 'render_failed'] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
-/** The ledger's status of one kind of email for one order: at most one is ever `sent`. */
-export const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'retrying', 'dead'] as const;
+/**
+ * The ledger's status of one kind of email for one order: at most one is ever `sent`;
+ * `suppressed` is final: the recipient was on the suppression list and nothing was sent.
+ */
+export const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'retrying', 'dead', 'suppressed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /** Why the mailer dead-letters a message (the `x-dead-letter-reason` header); described in `dead-letter-reasons.ts`. */
@@ -57,7 +60,7 @@ export const HOLD_REASONS = ['in_progress', 'unknown_outcome'] as const;
 export type HoldReason = (typeof HOLD_REASONS)[number];
 
 /** What became of a consumed message: the `result` label of `mailer_emails_total`. */
-export const EMAIL_RESULTS = ['sent', 'retried', 'held', 'dead_lettered', 'duplicate_skipped'] as const;
+export const EMAIL_RESULTS = ['sent', 'retried', 'held', 'dead_lettered', 'duplicate_skipped', 'suppressed'] as const;
 export type EmailResult = (typeof EMAIL_RESULTS)[number];
 
 /** Whether `value` is one of `list`'s members, narrowing its type. */

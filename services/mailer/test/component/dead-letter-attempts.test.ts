@@ -68,7 +68,13 @@ const eventFor = (orderId: string) => sampleEvent({ order: sampleOrder({ orderId
  * the counts a retry copy puts in its headers, until it is dead-lettered.
  */
 async function untilDeadLettered(worker: MailWorker, event: ReturnType<typeof eventFor>) {
-  let history: MessageHistory = { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false };
+  let history: MessageHistory = {
+    sendFailures: 0,
+    internalErrors: 0,
+    ledgerAttempts: 0,
+    replayed: false,
+    suppressionOverride: false,
+  };
   for (let round = 0; round < 10; round += 1) {
     const outcome: DeliveryOutcome = await worker.process(event, history);
     if (outcome.action === 'dead-letter') return outcome;

@@ -65,6 +65,7 @@ function jobView(overrides: Partial<ReplayJobView> = {}): ReplayJobView {
     state: 'running',
     filter: { reason: 'smtp_rejected' },
     limit: 10_000,
+    force: false,
     requestedBy: ACTOR,
     createdAt: '2026-11-25T18:05:00.000Z',
     updatedAt: '2026-11-25T18:05:00.000Z',
@@ -118,7 +119,7 @@ function fakeRecords(): DeadLetterRecords & { calls: { method: string; args: unk
   return fake;
 }
 
-/** The replays port: a dry run matches ids 1-4; start answers a running job or `startFailure`. */
+/** The replays port: a dry run matches ids 1-4, of which 2 and 4 go to suppressed recipients; start answers a running job or `startFailure`. */
 function fakeReplays(): DeadLetterReplays & { calls: { method: string; args: unknown[] }[]; failWith?: unknown } {
   const fake = {
     calls: [] as { method: string; args: unknown[] }[],
@@ -126,12 +127,16 @@ function fakeReplays(): DeadLetterReplays & { calls: { method: string; args: unk
     async preview(filter: DeadLetterFilter, limit: number) {
       fake.calls.push({ method: 'preview', args: [filter, limit] });
       if (fake.failWith) throw fake.failWith;
-      return { matched: 4, deadLetters: [1, 2, 3, 4].map((id) => summaryOf(letter(id))) };
+      return {
+        matched: 4,
+        deadLetters: [1, 2, 3, 4].map((id) => summaryOf(letter(id))),
+        suppressed: { count: 2, deadLetterIds: ['2', '4'] },
+      };
     },
-    async start(filter: DeadLetterFilter, options: { limit: number; requestedBy: string }) {
+    async start(filter: DeadLetterFilter, options: { limit: number; requestedBy: string; force?: boolean }) {
       fake.calls.push({ method: 'start', args: [filter, options] });
       if (fake.failWith) throw fake.failWith;
-      return jobView({ limit: options.limit, requestedBy: options.requestedBy });
+      return jobView({ limit: options.limit, requestedBy: options.requestedBy, force: options.force ?? false });
     },
     async get(id: string) {
       fake.calls.push({ method: 'get', args: [id] });
@@ -317,10 +322,42 @@ describe('dead-letter admin routes (HTTP contract, ports faked)', () => {
       expect(res.status).toBe(200);
       expect(await jsonOf(res)).toEqual({
         dryRun: true,
+        force: false,
         matched: 4,
+        suppressed: { count: 2, deadLetterIds: ['2', '4'], skipped: true },
         deadLetters: [1, 2, 3, 4].map((id) => summaryOf(letter(id))),
       });
       expect(replays.calls).toEqual([{ method: 'preview', args: [{ reason: 'smtp_rejected' }, 100] }]);
+    });
+
+    it('when it is a dry run with force, then the suppressed recipients are listed as sent anyway (not skipped)', async () => {
+      // Act
+      const res = await replay({ smtpCode: 550, dryRun: true, force: true });
+
+      // Assert
+      expect(res.status).toBe(200);
+      expect(await jsonOf(res)).toMatchObject({
+        dryRun: true,
+        force: true,
+        matched: 4,
+        suppressed: { count: 2, deadLetterIds: ['2', '4'], skipped: false },
+      });
+      expect(replays.calls).toEqual([{ method: 'preview', args: [{ smtpCode: 550 }, 10_000] }]);
+    });
+
+    it('when a real replay says force, then the port gets it, the job shows it and the request is logged with it', async () => {
+      // Act
+      const res = await replay({ smtpCode: 550, force: true });
+
+      // Assert
+      expect(res.status).toBe(202);
+      expect(await jsonOf(res)).toMatchObject({ id: JOB_ID, force: true });
+      expect(replays.calls).toEqual([
+        { method: 'start', args: [{ smtpCode: 550 }, { limit: 10_000, requestedBy: ACTOR, force: true }] },
+      ]);
+      expect(logs).toContainEqual(
+        expect.objectContaining({ msg: 'dead-letter replay requested', requestedBy: ACTOR, force: true }),
+      );
     });
 
     it('when it is a real replay, then it answers 202 with the job and its Location, requested by admin:<token id>', async () => {
@@ -337,7 +374,7 @@ describe('dead-letter admin routes (HTTP contract, ports faked)', () => {
           method: 'start',
           args: [
             { reason: 'smtp_rejected', smtpCode: 550, from: new Date('2026-11-25T00:00:00Z') },
-            { limit: 10_000, requestedBy: ACTOR },
+            { limit: 10_000, requestedBy: ACTOR, force: false },
           ],
         },
       ]);
@@ -349,7 +386,7 @@ describe('dead-letter admin routes (HTTP contract, ports faked)', () => {
 
       // Assert
       expect(res.status).toBe(202);
-      expect(replays.calls).toEqual([{ method: 'start', args: [{}, { limit: 5, requestedBy: ACTOR }] }]);
+      expect(replays.calls).toEqual([{ method: 'start', args: [{}, { limit: 5, requestedBy: ACTOR, force: false }] }]);
     });
 
     it.each([
@@ -480,7 +517,7 @@ describe('dead-letter admin routes (HTTP contract, ports faked)', () => {
       [{ all: true, dryRun: 'yes' }, 'dryRun'],
       [{ all: true, limit: 0 }, 'limit'],
       [{ all: true, limit: 100_001 }, 'limit'],
-      [{ all: true, force: true }, 'force'],
+      [{ all: true, force: 'yes' }, 'force'],
       [{ all: true, state: 'any' }, 'state'],
     ])('when the replay body is %j, then it answers 400 validation_failed naming %s', async (body, field) => {
       // Act

@@ -29,6 +29,12 @@ interface LetterSeed {
   /** Null: recorded without an AMQP message id. */
   messageId?: string | null;
   deadLetteredAt?: Date;
+  /** The body's `order.customer.email` (none when absent). */
+  email?: string;
+  /** The body as recorded, instead of the event built from the other fields. */
+  body?: Buffer;
+  /** Headers added to the recorded ones. */
+  headers?: Record<string, unknown>;
 }
 
 describe('replay jobs on PostgreSQL and RabbitMQ', () => {
@@ -68,7 +74,7 @@ describe('replay jobs on PostgreSQL and RabbitMQ', () => {
   });
 
   beforeEach(async () => {
-    await query(`TRUNCATE "${schema}".dead_letters, "${schema}".replay_jobs`);
+    await query(`TRUNCATE "${schema}".dead_letters, "${schema}".replay_jobs, "${schema}".suppressions`);
     await inspector.channel.purgeQueue(topology.workQueue);
   });
 
@@ -102,7 +108,8 @@ describe('replay jobs on PostgreSQL and RabbitMQ', () => {
       const orderId = seed.orderId ?? `O-${randomUUID()}`;
       const messageId = seed.messageId === undefined ? randomUUID() : seed.messageId;
       const reason = seed.reason ?? 'smtp_rejected';
-      const body = Buffer.from(JSON.stringify({ eventId: messageId, order: { orderId } }));
+      const customer = seed.email === undefined ? {} : { customer: { email: seed.email } };
+      const body = seed.body ?? Buffer.from(JSON.stringify({ eventId: messageId, order: { orderId, ...customer } }));
       const properties = {
         contentType: 'application/json',
         correlationId: `corr-${orderId}`,
@@ -117,6 +124,7 @@ describe('replay jobs on PostgreSQL and RabbitMQ', () => {
         'x-last-error': '550 No such user',
         'x-death': [{ queue: topology.workQueue, reason: 'rejected', count: 1 }],
         'x-tenant': 'kept',
+        ...seed.headers,
       };
       const rows = await query<{ id: string }>(
         `INSERT INTO "${schema}".dead_letters
@@ -158,6 +166,16 @@ describe('replay jobs on PostgreSQL and RabbitMQ', () => {
       if (!msg) return messages;
       messages.push(msg);
     }
+  };
+
+  /** Puts `address` on the suppression list, as an operator would (its key as `suppressionKeyOf` builds it). */
+  const suppress = async (address: string) => {
+    // Through a pool of the schema: `address_hash` reads the salt through the search_path.
+    await pools[0].query(
+      `INSERT INTO suppressions (address_hash, address, domain, origin, reason, created_by)
+       VALUES (address_hash($1), $1, $2, 'manual', 'test', 'test')`,
+      [address, address.slice(address.indexOf('@') + 1)],
+    );
   };
 
   const messageIdsOf = (messages: GetMessage[]) => messages.map((m) => String(m.properties.messageId));
@@ -327,6 +345,84 @@ describe('replay jobs on PostgreSQL and RabbitMQ', () => {
     const messages = await drainWorkQueue();
     expect(messages).toHaveLength(4);
     expect((await rowsById()).get(purged)).toMatchObject({ state: 'purged' });
+  });
+
+  it('when a job without force reaches dead letters whose recipient is suppressed, then it skips them as suppressed, leaves them dead and moves the rest without the override', async () => {
+    // Arrange: one suppressed recipient (given in another case of its domain in one letter), one
+    // that is not, and a letter an earlier forced replay left the override on
+    await suppress('gone@example.com');
+    const runner = newRunner();
+    const [gone, goneUpper, ada, noRecipient, overridden] = await insertDeadLetters([
+      { email: 'gone@example.com' },
+      { email: 'gone@EXAMPLE.com' },
+      { email: 'ada@example.com' },
+      { body: Buffer.from('not json') },
+      { email: 'bob@example.com', headers: { 'x-suppression-override': true } },
+    ]);
+
+    // Act
+    const job = await runner.start({}, REQUEST);
+    const finished = await waitForJob(runner, job.id, 'succeeded');
+
+    // Assert: the job
+    expect(job).toMatchObject({ force: false, filter: { all: true } });
+    expect(finished).toMatchObject({ matched: 5, moved: 3, skipped: { suppressed: 2 }, failed: 0, pending: 0 });
+    // Assert: the skipped ones stay dead, let go of, for a forced replay later
+    const rows = await rowsById();
+    for (const id of [gone, goneUpper]) expect(rows.get(id)).toMatchObject({ state: 'dead', replay_job_id: null });
+    for (const id of [ada, noRecipient, overridden]) expect(rows.get(id)).toMatchObject({ state: 'replayed' });
+    // Assert: no copy carries the override, not even the one whose dead letter had it
+    const messages = await drainWorkQueue();
+    expect(messages).toHaveLength(3);
+    for (const msg of messages) expect(msg.properties.headers).not.toHaveProperty(['x-suppression-override']);
+  });
+
+  it('when a job with force reaches a dead letter whose recipient is suppressed, then it moves it and its copy carries x-suppression-override: true', async () => {
+    // Arrange
+    await suppress('gone@example.com');
+    const runner = newRunner();
+    const [gone, ada] = await insertDeadLetters([{ email: 'gone@example.com' }, { email: 'ada@example.com' }]);
+
+    // Act
+    const job = await runner.start({ reason: 'smtp_rejected' }, { ...REQUEST, force: true });
+    const finished = await waitForJob(runner, job.id, 'succeeded');
+
+    // Assert
+    expect(job).toMatchObject({ force: true, filter: { reason: 'smtp_rejected' } });
+    expect(finished).toMatchObject({ force: true, matched: 2, moved: 2, skipped: {} });
+    expect(await runner.get(job.id)).toMatchObject({ force: true });
+    const stored = await query<{ filter: Record<string, unknown> }>(
+      `SELECT filter FROM "${schema}".replay_jobs WHERE id = $1`,
+      [job.id],
+    );
+    expect(stored[0].filter).toEqual({ reason: 'smtp_rejected', force: true });
+    const messages = await drainWorkQueue();
+    expect(messages).toHaveLength(2);
+    for (const msg of messages) expect(msg.properties.headers).toMatchObject({ 'x-suppression-override': true });
+    const rows = await rowsById();
+    for (const id of [gone, ada]) expect(rows.get(id)).toMatchObject({ state: 'replayed' });
+  });
+
+  it('when a replay is previewed, then it reports which of the matched dead letters have a suppressed recipient, and changes nothing', async () => {
+    // Arrange: suppressed recipients among other letters, one letter of them beyond the limit
+    await suppress('gone@example.com');
+    await suppress('Ada@example.com');
+    const ids = await insertDeadLetters([
+      { email: 'gone@example.com' },
+      { email: 'ada@example.com' },
+      { body: Buffer.from([0xff, 0xfe]) },
+      { email: 'Ada@Example.COM' },
+      { email: 'gone@example.com' },
+    ]);
+    const runner = newRunner();
+
+    // Act
+    const preview = await runner.preview({}, 4);
+
+    // Assert: ada@ is another address than Ada@ (the local part is compared as given)
+    expect(preview.matched).toBe(4);
+    expect(preview.suppressed).toEqual({ count: 2, deadLetterIds: [ids[0], ids[3]] });
+    expect([...(await rowsById()).values()].every((r) => r.state === 'dead' && r.replay_job_id === null)).toBe(true);
   });
 
   it('when publishing fails, then the job fails, its dead letters stay dead, and a new job moves them', async () => {

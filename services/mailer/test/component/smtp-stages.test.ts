@@ -67,7 +67,13 @@ const eventFor = (orderId: string) =>
   sampleEvent({ order: sampleOrder({ orderId }), correlationId: `stages-${orderId}` });
 
 /** A message seen for the first time: no failures, no copies, not replayed. */
-const FIRST_DELIVERY: MessageHistory = { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false };
+const FIRST_DELIVERY: MessageHistory = {
+  sendFailures: 0,
+  internalErrors: 0,
+  ledgerAttempts: 0,
+  replayed: false,
+  suppressionOverride: false,
+};
 
 /** `sent` for an email the server accepted, else the class the failure was given. */
 function resultOf(outcome: DeliveryOutcome): 'sent' | FailureClass {

@@ -17,6 +17,7 @@ describe('loadMailerConfig', () => {
         ORDERS_EXCHANGE: 'orders',
         ORDER_CONFIRMED_ROUTING_KEY: 'order.confirmed',
         MAILER_QUEUE: 'mailer.order.confirmed',
+        MAIL_EVENTS_EXCHANGE: 'mail.events',
         DEAD_LETTER_EXCHANGE: 'mailer.dead-letter',
         DEAD_LETTER_QUEUE: 'mailer.order.confirmed.dead',
         DELIVERY_LIMIT: 20,

@@ -264,41 +264,55 @@ describe('copyHeaders', () => {
 
 describe('historyFromHeaders', () => {
   it.each<[string, Headers | undefined, MessageHistory]>([
-    ['no headers at all', undefined, { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false }],
+    [
+      'no headers at all',
+      undefined,
+      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false, suppressionOverride: false },
+    ],
     [
       'no mailer headers',
       { 'x-custom': 'a' },
-      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false },
+      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false, suppressionOverride: false },
     ],
     [
       'every count',
       { 'x-send-failures': 2, 'x-internal-errors': 1, 'x-attempts': 5 },
-      { sendFailures: 2, internalErrors: 1, ledgerAttempts: 5, replayed: false },
+      { sendFailures: 2, internalErrors: 1, ledgerAttempts: 5, replayed: false, suppressionOverride: false },
     ],
     [
       'only the legacy x-attempts (a copy by an older mailer, which counted failed sends in it)',
       { 'x-attempts': 3 },
-      { sendFailures: 3, internalErrors: 0, ledgerAttempts: 3, replayed: false },
+      { sendFailures: 3, internalErrors: 0, ledgerAttempts: 3, replayed: false, suppressionOverride: false },
     ],
     [
       'x-send-failures 0 beside x-attempts',
       { 'x-send-failures': 0, 'x-attempts': 3 },
-      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 3, replayed: false },
+      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 3, replayed: false, suppressionOverride: false },
     ],
     [
       'counts as strings',
       { 'x-send-failures': '2', 'x-internal-errors': '1', 'x-attempts': '4' },
-      { sendFailures: 2, internalErrors: 1, ledgerAttempts: 4, replayed: false },
+      { sendFailures: 2, internalErrors: 1, ledgerAttempts: 4, replayed: false, suppressionOverride: false },
     ],
     [
       'unreadable counts',
       { 'x-send-failures': 'many', 'x-internal-errors': null, 'x-attempts': {} },
-      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false },
+      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false, suppressionOverride: false },
     ],
     [
       'the replay stamp',
       { 'x-replayed-at': '2024-05-01T12:00:00.000Z', 'x-replay-count': 1 },
-      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: true },
+      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: true, suppressionOverride: false },
+    ],
+    [
+      'a forced replay (x-suppression-override: true)',
+      { 'x-replayed-at': '2024-05-01T12:00:00.000Z', 'x-suppression-override': true },
+      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: true, suppressionOverride: true },
+    ],
+    [
+      'an override that is not the boolean true',
+      { 'x-suppression-override': 'true' },
+      { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false, suppressionOverride: false },
     ],
   ])('when the message carries %s, then its history is read as given', (_label, headers, expected) => {
     // Act
@@ -316,6 +330,12 @@ describe('historyFromHeaders', () => {
     const history = historyFromHeaders(copy);
 
     // Assert
-    expect(history).toEqual({ sendFailures: 1, internalErrors: 0, ledgerAttempts: 1, replayed: false });
+    expect(history).toEqual({
+      sendFailures: 1,
+      internalErrors: 0,
+      ledgerAttempts: 1,
+      replayed: false,
+      suppressionOverride: false,
+    });
   });
 });

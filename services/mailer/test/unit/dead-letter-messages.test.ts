@@ -376,4 +376,34 @@ describe('replayHeaders', () => {
     // Assert
     expect(headers).toEqual({ 'x-replay-count': 2, 'x-replayed-at': '2024-05-02T08:00:00.000Z' });
   });
+
+  it.each<[string, Record<string, unknown>, { force?: boolean } | undefined, boolean | undefined]>([
+    ['without force, on a dead letter without the override', {}, undefined, undefined],
+    [
+      'with force: false, on a dead letter an earlier forced replay left the override on',
+      { 'x-suppression-override': true },
+      { force: false },
+      undefined,
+    ],
+    ['without options, on a dead letter with the override', { 'x-suppression-override': true }, undefined, undefined],
+    ['with force, on a dead letter without the override', {}, { force: true }, true],
+    [
+      'with force, on a dead letter with an override that is not true',
+      { 'x-suppression-override': 'no' },
+      { force: true },
+      true,
+    ],
+  ])('when the copy is made %s, then x-suppression-override is %p', (_case, suppression, options, expected) => {
+    // Arrange
+    const dead = { 'x-custom': 'kept', 'x-dead-letter-reason': 'smtp_rejected', ...suppression };
+
+    // Act
+    const headers = replayHeaders(dead, now, options);
+
+    // Assert
+    expect(headers['x-suppression-override']).toBe(expected);
+    expect('x-suppression-override' in headers).toBe(expected !== undefined);
+    expect(headers).toMatchObject({ 'x-custom': 'kept', 'x-replay-count': 1 });
+    expect(headers).not.toHaveProperty(['x-dead-letter-reason']);
+  });
 });

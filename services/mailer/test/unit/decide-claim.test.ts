@@ -154,4 +154,38 @@ describe('decideClaim', () => {
       expect(decision).toEqual({ kind: 'resend-unknown' });
     });
   });
+
+  describe('when the recipient is suppressed', () => {
+    // [row, replayed, expected]: every decision that would contact the recipient becomes `suppress`.
+    it.each<[string, Partial<ClaimRow>, boolean, string]>([
+      ['a pending delivery', { status: 'pending' }, false, 'suppress'],
+      ['a retrying delivery', { status: 'retrying' }, false, 'suppress'],
+      ['a dead delivery replayed', { status: 'dead' }, true, 'suppress'],
+      [
+        'a stale send (unknown outcome)',
+        { status: 'sending', sendingStartedAt: msAgo(GRACE_MS + 1) },
+        false,
+        'suppress',
+      ],
+      ['a send still under way', { status: 'sending', sendingStartedAt: msAgo(1000) }, false, 'wait'],
+      ['an unknown outcome already resent', { status: 'sending', unknownOutcomeResends: 1 }, false, 'give-up-unknown'],
+      ['a sent delivery', { status: 'sent' }, false, 'skip-sent'],
+      ['a dead delivery, not replayed', { status: 'dead' }, false, 'skip-dead'],
+      ['a suppressed delivery', { status: 'suppressed' }, false, 'skip-suppressed'],
+    ])('when it is %s, then the decision is %s', (_name, fields, replayed, expected) => {
+      // Act
+      const decision = decideClaim(row(fields), NOW, GRACE_MS, replayed, true);
+
+      // Assert
+      expect(decision.kind).toBe(expected);
+    });
+  });
+
+  it('when a delivery already ended suppressed and the recipient is no longer suppressed, then a redelivered event still sends nothing', () => {
+    // Act
+    const decision = decideClaim(row({ status: 'suppressed' }), NOW, GRACE_MS, false, false);
+
+    // Assert
+    expect(decision).toEqual({ kind: 'skip-suppressed' });
+  });
 });

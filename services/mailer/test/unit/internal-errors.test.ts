@@ -7,7 +7,14 @@ const IDS = { template: 'order-confirmation', orderId: 'A-1001', eventId: 'evt-1
 const MESSAGE = 'connect ECONNREFUSED 127.0.0.1:5432';
 
 function history(overrides: Partial<MessageHistory> = {}): MessageHistory {
-  return { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false, ...overrides };
+  return {
+    sendFailures: 0,
+    internalErrors: 0,
+    ledgerAttempts: 0,
+    replayed: false,
+    suppressionOverride: false,
+    ...overrides,
+  };
 }
 
 describe('decideAfterInternalError', () => {
@@ -76,7 +83,7 @@ describe('decideAfterInternalError', () => {
 
   it.each([
     ['failed sends used up', { sendFailures: 3 }],
-    ['a replayed dead letter', { replayed: true }],
+    ['a replayed dead letter', { replayed: true, suppressionOverride: false }],
   ])('when the message has %s, then internal errors still count apart from them', (_label, overrides) => {
     // Act
     const outcome = decideAfterInternalError(IDS, MESSAGE, history(overrides), SCHEDULE);

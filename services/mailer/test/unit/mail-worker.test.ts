@@ -125,6 +125,12 @@ describe('mail worker', () => {
             graceMs: GRACE_MS,
             messageId: messageIdOf(event.eventId),
             replayed,
+            recipient: event.order.customer.email,
+            recipientKey: event.order.customer.email,
+            subject: `Your order ${event.order.orderId} is confirmed`,
+            template: ORDER_CONFIRMATION_TEMPLATE,
+            locale: event.order.customer.locale,
+            ignoreSuppression: false,
           },
         ]);
       },
@@ -414,7 +420,7 @@ describe('mail worker', () => {
           {
             deliveryId: row?.id,
             attempt: 1,
-            failure: { status: 'dead', outcome: 'render_failed', error: error.message },
+            failure: { status: 'dead', outcome: 'render_failed', error: error.message, reason },
           },
         ]);
         expect(row).toMatchObject({ status: 'dead', lastErrorClass: 'render_failed' });
@@ -570,6 +576,8 @@ describe('mail worker', () => {
               error: 'the server said no',
               smtpCode: facts.responseCode,
               smtpResponse: failure.response,
+              // What the delivery event says: the dead-letter reason, or else the failure class.
+              reason: expected.action === 'dead-letter' ? expected.reason : failureClass,
             },
           },
         ]);
@@ -716,6 +724,91 @@ describe('mail worker', () => {
       expect(logs.filter((line) => line.level === PINO_ERROR).map((line) => line.msg)).toEqual([
         'another attempt had already sent this order: a duplicate email went out',
       ]);
+    });
+  });
+
+  describe('when the recipient is on the suppression list', () => {
+    it('then nothing is rendered or sent, the message is acked as suppressed and the delivery ends suppressed with its recipient', async () => {
+      // Arrange
+      const { worker, ledger, transport, renderer } = workerHarness();
+      const event = sampleEvent();
+      ledger.suppressed.add(event.order.customer.email);
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toEqual({ ...idsOf(event), action: 'ack', result: 'suppressed' });
+      expect(transport.mails).toEqual([]);
+      expect(renderer.calls).toEqual([]);
+      expect(ledger.rowOf(event.order.orderId)).toMatchObject({
+        status: 'suppressed',
+        attempts: 0,
+        recipient: event.order.customer.email,
+      });
+    });
+
+    it('when the message is a replay forced past the list (x-suppression-override), then the email is sent', async () => {
+      // Arrange
+      const { worker, ledger, transport } = workerHarness();
+      const event = sampleEvent();
+      ledger.suppressed.add(event.order.customer.email);
+
+      // Act
+      const outcome = await worker.process(event, freshHistory({ replayed: true, suppressionOverride: true }));
+
+      // Assert
+      expect(outcome).toMatchObject({ action: 'ack', result: 'sent' });
+      expect(transport.mails).toHaveLength(1);
+      expect(ledger.claims[0]).toMatchObject({ ignoreSuppression: true });
+    });
+  });
+
+  describe('when the SMTP server refuses the recipient', () => {
+    // [reply, command, suppressed?]: the worker asks the ledger to suppress only a dead address.
+    it.each<[string, string, boolean]>([
+      ['550 5.1.1 No such user', 'RCPT TO', true],
+      ['550 No such user', 'RCPT TO', true],
+      ['550 5.7.1 Relaying denied', 'RCPT TO', false],
+      ['550 Message looks like spam', 'DATA', false],
+    ])('when it answers "%s" to %s, then the ledger is asked to suppress: %s', async (response, command, suppress) => {
+      // Arrange
+      const { worker, ledger, transport } = workerHarness();
+      const event = sampleEvent();
+      transport.nextFails({ ...sendFailure(FACTS.permanent, 'refused', response), command });
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toMatchObject({ action: 'dead-letter', reason: 'smtp_rejected' });
+      const rejection = ledger.failureCalls[0]?.failure.rejection;
+      if (suppress) {
+        expect(rejection).toEqual({
+          address: event.order.customer.email,
+          orderId: event.order.orderId,
+          smtpCode: 550,
+          smtpResponse: response,
+          createdBy: `mailer:${WORKER_ID}`,
+        });
+      } else {
+        expect(rejection).toBeUndefined();
+      }
+      expect(ledger.suppressed.has(event.order.customer.email)).toBe(suppress);
+    });
+
+    it('when the next order goes to the same address, then it is not sent', async () => {
+      // Arrange
+      const { worker, transport } = workerHarness();
+      transport.nextFails({ ...sendFailure(FACTS.permanent, 'refused', '550 5.1.1 No such user'), command: 'RCPT TO' });
+      await worker.process(sampleEvent({ order: sampleOrder({ orderId: 'A-1' }) }), freshHistory());
+
+      // Act
+      const outcome = await worker.process(sampleEvent({ order: sampleOrder({ orderId: 'A-2' }) }), freshHistory());
+
+      // Assert
+      expect(outcome).toMatchObject({ action: 'ack', result: 'suppressed' });
+      expect(transport.mails).toHaveLength(1);
     });
   });
 });

@@ -13,6 +13,7 @@ function topology(overrides: Partial<MailerTopology> = {}): MailerTopology {
     workQueue: 'mailer.order.confirmed',
     deadLetterExchange: 'mailer.dead-letter',
     deadLetterQueue: 'mailer.order.confirmed.dead',
+    mailEventsExchange: 'mail.events',
     deliveryLimit: 20,
     retryDelaysMs: [30_000, 120_000, 600_000, 3_600_000, 21_600_000],
     holdDelayMs: 600_000,

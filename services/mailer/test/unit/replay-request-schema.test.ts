@@ -12,13 +12,13 @@ describe('replayRequestSchema', () => {
       ['the highest smtpCode', { smtpCode: 599 }],
       ['an orderId', { orderId: 'A-1001' }],
       ['an orderId and a reason', { orderId: 'A-1001', reason: 'smtp_rejected' }],
-    ])('when the filter is %s, then it is accepted with dryRun false and limit 10000', (_name, input) => {
+    ])('when the filter is %s, then it is accepted with dryRun false, force false and limit 10000', (_name, input) => {
       // Act
       const result = replayRequestSchema.safeParse(input);
 
       // Assert
       expect(result.success).toBe(true);
-      expect(result.data).toEqual({ ...input, dryRun: false, limit: 10_000 });
+      expect(result.data).toEqual({ ...input, dryRun: false, force: false, limit: 10_000 });
     });
 
     it('when dryRun and limit are given, then they are kept', () => {
@@ -27,7 +27,20 @@ describe('replayRequestSchema', () => {
 
       // Assert
       expect(result.success).toBe(true);
-      expect(result.data).toEqual({ reason: 'retries_exhausted', dryRun: true, limit: 1 });
+      expect(result.data).toEqual({ reason: 'retries_exhausted', dryRun: true, force: false, limit: 1 });
+    });
+
+    it.each([
+      ['force: true', { all: true, force: true }, true],
+      ['force: false', { all: true, force: false }, false],
+      ['force: true with a dry run', { smtpCode: 550, dryRun: true, force: true }, true],
+    ])('when the request says %s, then force is kept', (_name, input, force) => {
+      // Act
+      const result = replayRequestSchema.safeParse(input);
+
+      // Assert
+      expect(result.success).toBe(true);
+      expect(result.data?.force).toBe(force);
     });
 
     it.each([
@@ -44,7 +57,7 @@ describe('replayRequestSchema', () => {
 
       // Assert
       expect(result.success).toBe(true);
-      expect(result.data).toEqual({ ...times, dryRun: false, limit: 10_000 });
+      expect(result.data).toEqual({ ...times, dryRun: false, force: false, limit: 10_000 });
     });
 
     it('when the limit is the maximum, then it is accepted', () => {
@@ -84,6 +97,10 @@ describe('replayRequestSchema', () => {
       ['limit is 0', { all: true, limit: 0 }],
       ['limit is above the maximum', { all: true, limit: 100_001 }],
       ['dryRun is a string', { all: true, dryRun: 'yes' }],
+      ['force is a string', { all: true, force: 'true' }],
+      ['force is a number', { all: true, force: 1 }],
+      ['force is null', { all: true, force: null }],
+      ['force alone (still no filter)', { force: true }],
     ])('when %s, then it is rejected', (_name, input) => {
       // Act
       const result = replayRequestSchema.safeParse(input);
@@ -147,10 +164,12 @@ describe('replayRequestSchema', () => {
 
     it('when an unknown key is given, then the issue names it', () => {
       // Act
-      const result = replayRequestSchema.safeParse({ all: true, force: true });
+      const result = replayRequestSchema.safeParse({ all: true, override: true });
 
       // Assert
-      expect(result.error?.issues).toEqual([expect.objectContaining({ code: 'unrecognized_keys', keys: ['force'] })]);
+      expect(result.error?.issues).toEqual([
+        expect.objectContaining({ code: 'unrecognized_keys', keys: ['override'] }),
+      ]);
     });
   });
 });

@@ -243,13 +243,22 @@ const FAILURE_HEADERS = new Set<string>([
  * The headers of a dead letter's copy for the work queue, from the dead letter's: its failure
  * history (`FAILURE_HEADERS`: the copy's retry schedule starts afresh) and the broker's history
  * are dropped, every other header is kept, and `x-replayed-at` (`now`, ISO 8601) and
- * `x-replay-count` (one more than the dead letter's) are set.
+ * `x-replay-count` (one more than the dead letter's) are set. `x-suppression-override` is the
+ * replay's own say: `true` with `force` (the worker then sends even to a suppressed recipient),
+ * absent without, whatever an earlier forced replay left on the dead letter.
  */
-export function replayHeaders(headers: Record<string, unknown> | undefined, now = new Date()): Record<string, unknown> {
+export function replayHeaders(
+  headers: Record<string, unknown> | undefined,
+  now = new Date(),
+  { force = false }: { force?: boolean } = {},
+): Record<string, unknown> {
   const copy = Object.fromEntries(
-    Object.entries(withoutBrokerHistory(headers)).filter(([k]) => !FAILURE_HEADERS.has(k)),
+    Object.entries(withoutBrokerHistory(headers)).filter(
+      ([k]) => !FAILURE_HEADERS.has(k) && k !== MailerHeaders.suppressionOverride,
+    ),
   );
   copy[MailerHeaders.replayedAt] = now.toISOString();
   copy[MailerHeaders.replayCount] = readCountHeader(headers, MailerHeaders.replayCount) + 1;
+  if (force) copy[MailerHeaders.suppressionOverride] = true;
   return copy;
 }

@@ -7,6 +7,8 @@ export interface MailerTopology {
   workQueue: string;
   deadLetterExchange: string;
   deadLetterQueue: string;
+  /** Topic exchange of the delivery events (`MAIL_EVENTS_EXCHANGE`); the outbox relay publishes to it. */
+  mailEventsExchange: string;
   /** Deliveries of one message before the broker dead-letters it (a crash-loop guard). */
   deliveryLimit: number;
   /** One retry queue per distinct delay. */
@@ -23,6 +25,7 @@ export type TopologyConfig = Pick<
   | 'MAILER_QUEUE'
   | 'DEAD_LETTER_EXCHANGE'
   | 'DEAD_LETTER_QUEUE'
+  | 'MAIL_EVENTS_EXCHANGE'
   | 'DELIVERY_LIMIT'
   | 'RETRY_DELAYS'
   | 'UNKNOWN_OUTCOME_GRACE_MS'
@@ -36,6 +39,7 @@ export function mailerTopologyFromConfig(config: TopologyConfig): MailerTopology
     workQueue: config.MAILER_QUEUE,
     deadLetterExchange: config.DEAD_LETTER_EXCHANGE,
     deadLetterQueue: config.DEAD_LETTER_QUEUE,
+    mailEventsExchange: config.MAIL_EVENTS_EXCHANGE,
     deliveryLimit: config.DELIVERY_LIMIT,
     retryDelaysMs: config.RETRY_DELAYS,
     holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
@@ -68,6 +72,11 @@ export const MailerHeaders = {
   deadLetterReason: 'x-dead-letter-reason',
   replayedAt: 'x-replayed-at',
   replayCount: 'x-replay-count',
+  /**
+   * `true` on the copy of a dead letter replayed with `force`: the worker sends even to a
+   * suppressed recipient. Kept on that copy's retries; a later replay sets or drops it anew.
+   */
+  suppressionOverride: 'x-suppression-override',
 } as const;
 
 /**
@@ -130,6 +139,7 @@ const SAFE_DEAD_LETTERING = { 'x-dead-letter-strategy': 'at-least-once', 'x-over
 
 /**
  * Declares the mailer's exchanges and queues; idempotent, run on every (re)connect.
+ * - the delivery events' topic exchange (durable; the shop binds its own queues to it);
  * - work queue: quorum, bound to the orders exchange, with a delivery limit, dead-lettering into
  *   the dead-letter queue (through a direct exchange, routed by the work queue's name);
  * - one quorum queue per retry delay (and one for holds) with that TTL, expiring back into the
@@ -138,6 +148,7 @@ const SAFE_DEAD_LETTERING = { 'x-dead-letter-strategy': 'at-least-once', 'x-over
 export async function declareMailerTopology(ch: Channel, t: MailerTopology): Promise<void> {
   await ch.assertExchange(t.ordersExchange, 'topic', { durable: true });
   await ch.assertExchange(t.deadLetterExchange, 'direct', { durable: true });
+  await ch.assertExchange(t.mailEventsExchange, 'topic', { durable: true });
   await ch.assertQueue(t.deadLetterQueue, {
     durable: true,
     // Listing dead letters fetches and hands them back, which counts as a delivery; RabbitMQ 4

@@ -20,6 +20,11 @@ export interface DeliveryRow {
   updated_at: Date;
   sending_started_at: Date | null;
   sent_at: Date | null;
+  recipient: string | null;
+  recipient_hash: string | null;
+  subject: string | null;
+  template: string | null;
+  locale: string | null;
 }
 
 /** The ledger row as the domain sees it. */
@@ -43,5 +48,9 @@ export function toRecord(row: DeliveryRow): DeliveryRecord {
     updatedAt: row.updated_at,
     sendingStartedAt: row.sending_started_at,
     sentAt: row.sent_at,
+    recipient: row.recipient,
+    subject: row.subject,
+    template: row.template,
+    locale: row.locale,
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import { asDatabaseError, inTransaction } from './database';
 import { SUMMARY_COLUMNS, toSummary, type SummaryRow } from './dead-letter-records-pg';
@@ -8,9 +8,12 @@ import type { DeadLetterFilter, DeadLetterState, DeadLetterSummary, ReplayJobSta
 import {
   decideReplayStep,
   isReplayJobId,
-  replayFilterRecord,
+  readStoredReplayFilter,
+  replayRecipientKey,
+  storedReplayFilter,
   type ReplayJobRecord,
   type ReplayStep,
+  type ReplayStepJob,
 } from '../../domain/replay-job';
 
 interface JobRow {
@@ -33,11 +36,13 @@ interface JobRow {
 }
 
 function toJob(row: JobRow): ReplayJobRecord {
+  const { filter, force } = readStoredReplayFilter(row.filter);
   return {
     id: row.id,
     state: row.state,
-    filter: row.filter,
+    filter,
     limit: row.max_letters,
+    force,
     requestedBy: row.requested_by,
     matched: row.matched,
     moved: row.moved,
@@ -84,11 +89,13 @@ export interface PgReplayJobs {
   /**
    * In one transaction: creates a job running on `workerId` that takes on the `dead` records
    * matching `filter`, oldest first (by id), at most `limit` (each gets the job's id), and stores
-   * how many it took as `matched`. Rejects with AppError CONFLICT if an unfinished job exists.
+   * how many it took as `matched`, and `force` in its filter (`storedReplayFilter`). Rejects with
+   * AppError CONFLICT if an unfinished job exists.
    */
   create(input: {
     filter: DeadLetterFilter;
     limit: number;
+    force: boolean;
     requestedBy: string;
     workerId: string;
   }): Promise<ReplayJobRecord>;
@@ -97,12 +104,13 @@ export interface PgReplayJobs {
   /** Ids of the job's records still to handle (`dead`, `replaying`, `purged`) after `afterId`, in id order, at most `size`. */
   nextBatch(jobId: string, afterId: string | null, size: number): Promise<string[]>;
   /**
-   * Under the record's row lock: decides its step (`decideReplayStep`) and applies it. A move marks
-   * it `replaying`; a skip counts `reason` in the job's `skipped` and lets go of the record (its
-   * `replay_job_id` is cleared, so a resumed job does not count it again) in one statement and
-   * resolves with the skip.
+   * Under the record's row lock: looks its recipient up on the suppression list (same
+   * transaction), decides its step (`decideReplayStep`) and applies it. A move marks it
+   * `replaying`; a skip counts `reason` in the job's `skipped` and lets go of the record (its
+   * `replay_job_id` is cleared, so a resumed job does not count it again; a `dead` one stays
+   * `dead`) in one statement and resolves with the skip.
    */
-  beginStep(jobId: string, letterId: string): Promise<BegunStep | Extract<ReplayStep, { action: 'skip' }>>;
+  beginStep(job: ReplayStepJob, letterId: string): Promise<BegunStep | Extract<ReplayStep, { action: 'skip' }>>;
   /** In one statement: the `replaying` record becomes `replayed` now and the job's `moved` (and `republished`) count it. False if it was not `replaying` in the job. */
   markReplayed(jobId: string, letterId: string, republished: boolean): Promise<boolean>;
   /** In one statement: the record goes back to `dead`, and the job counts it as failed and ends `failed` with `error`. */
@@ -115,8 +123,15 @@ export interface PgReplayJobs {
   get(id: string): Promise<ReplayJobRecord | null>;
   /** The latest jobs, newest first, at most `limit`. Rejects with `asDatabaseError`'s errors. */
   recent(limit: number): Promise<ReplayJobRecord[]>;
-  /** The `dead` records a job with `filter` and `limit` would take on now, oldest first. Reads only; rejects with `asDatabaseError`'s errors. */
-  preview(filter: DeadLetterFilter, limit: number): Promise<DeadLetterSummary[]>;
+  /**
+   * The `dead` records a job with `filter` and `limit` would take on now, oldest first, and the
+   * ids (in id order) of those whose recipient is on the suppression list now. Reads only;
+   * rejects with `asDatabaseError`'s errors.
+   */
+  preview(
+    filter: DeadLetterFilter,
+    limit: number,
+  ): Promise<{ deadLetters: DeadLetterSummary[]; suppressedIds: string[] }>;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -179,7 +194,7 @@ async function create(pool: Pool, input: Parameters<PgReplayJobs['create']>[0]):
     return await inTransaction(pool, async (client) => {
       await client.query(
         `INSERT INTO replay_jobs (id, filter, max_letters, requested_by, running_on) VALUES ($1, $2, $3, $4, $5)`,
-        [id, replayFilterRecord(input.filter), input.limit, input.requestedBy, input.workerId],
+        [id, storedReplayFilter(input.filter, input.force), input.limit, input.requestedBy, input.workerId],
       );
       const { where, params } = deadLetterFilterSql({ ...input.filter, state: 'dead' }, [id, input.limit]);
       // FOR UPDATE: a purge committing meanwhile is seen, and its records are not taken.
@@ -226,14 +241,30 @@ interface LetterRow {
   headers: Record<string, unknown>;
 }
 
-function beginStep(pool: Pool, jobId: string, letterId: string): ReturnType<PgReplayJobs['beginStep']> {
+/** Whether the recipient with suppression key `key` is on the suppression list (false for none). */
+async function isSuppressed(client: PoolClient, key: string | null): Promise<boolean> {
+  if (key === null) return false;
+  const { rows } = await client.query<{ suppressed: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM suppressions WHERE address_hash = address_hash($1)) AS suppressed',
+    [key],
+  );
+  return rows[0].suppressed;
+}
+
+function beginStep(pool: Pool, job: ReplayStepJob, letterId: string): ReturnType<PgReplayJobs['beginStep']> {
+  const jobId = job.id;
   return inTransaction(pool, async (client) => {
     const { rows } = await client.query<LetterRow>(
       `SELECT id, state, replay_job_id, message_id, body, properties, headers FROM dead_letters WHERE id = $1 FOR UPDATE`,
       [letterId],
     );
     const row = rows.at(0);
-    const step = decideReplayStep(row ? { state: row.state, replayJobId: row.replay_job_id } : null, jobId);
+    const found = row && {
+      state: row.state,
+      replayJobId: row.replay_job_id,
+      recipientSuppressed: await isSuppressed(client, replayRecipientKey(row.body)),
+    };
+    const step = decideReplayStep(found ?? null, job);
     if (step.action === 'skip' || row === undefined) {
       const reason = step.action === 'skip' ? step.reason : 'purged';
       // One statement: the count and the letting go cannot part, whatever stops the job.
@@ -308,14 +339,48 @@ async function recent(pool: Pool, limit: number): Promise<ReplayJobRecord[]> {
   return rows.map(toJob);
 }
 
-async function preview(pool: Pool, filter: DeadLetterFilter, limit: number): Promise<DeadLetterSummary[]> {
+/** Bodies read per query when a dry run looks the recipients up. */
+const PREVIEW_BATCH_SIZE = 500;
+
+/**
+ * The ids among `ids` (id order kept) whose recipient is on the suppression list: bodies are read
+ * and their recipient keys computed here (`replayRecipientKey`: a body may be anything, which
+ * SQL's jsonb cast would fail on), then looked up in one query per batch.
+ */
+async function suppressedAmong(pool: Pool, ids: readonly string[]): Promise<string[]> {
+  const suppressed: string[] = [];
+  for (let start = 0; start < ids.length; start += PREVIEW_BATCH_SIZE) {
+    const batch = ids.slice(start, start + PREVIEW_BATCH_SIZE);
+    const { rows: bodies } = await pool.query<{ id: string; body: Buffer }>(
+      'SELECT id, body FROM dead_letters WHERE id = ANY($1::bigint[]) ORDER BY id',
+      [batch],
+    );
+    const { rows } = await pool.query<{ id: string }>(
+      `SELECT u.id FROM unnest($1::bigint[], $2::text[]) AS u(id, key)
+       WHERE EXISTS (SELECT 1 FROM suppressions s WHERE s.address_hash = address_hash(u.key))
+       ORDER BY u.id`,
+      [bodies.map((b) => b.id), bodies.map((b) => replayRecipientKey(b.body))],
+    );
+    suppressed.push(...rows.map((r) => String(r.id)));
+  }
+  return suppressed;
+}
+
+async function preview(pool: Pool, filter: DeadLetterFilter, limit: number): ReturnType<PgReplayJobs['preview']> {
   const { where, params } = deadLetterFilterSql({ ...filter, state: 'dead' }, [limit]);
   const { rows } = await pool.query<SummaryRow>(
     `SELECT ${SUMMARY_COLUMNS} FROM dead_letters WHERE ${where} AND ${NOT_TAKEN_BY_A_RUNNING_JOB}
      ORDER BY id LIMIT $1`,
     params,
   );
-  return rows.map(toSummary);
+  const deadLetters = rows.map(toSummary);
+  return {
+    deadLetters,
+    suppressedIds: await suppressedAmong(
+      pool,
+      deadLetters.map((d) => d.id),
+    ),
+  };
 }
 
 const asHttpError = (err: unknown) => Promise.reject(asDatabaseError(err));
@@ -347,7 +412,7 @@ export function createPgReplayJobs(pool: Pool, schema: string): PgReplayJobs {
       );
       return rows.map((r) => String(r.id));
     },
-    beginStep: (jobId, letterId) => beginStep(pool, jobId, letterId),
+    beginStep: (job, letterId) => beginStep(pool, job, letterId),
     markReplayed: (jobId, letterId, republished) => markReplayed(pool, jobId, letterId, republished),
     failLetter: (jobId, letterId, error) => failLetter(pool, jobId, letterId, error),
     finish: (jobId, state, error) =>

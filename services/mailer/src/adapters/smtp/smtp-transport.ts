@@ -48,7 +48,7 @@ function toSendFailure(err: NodemailerError, stage: SendStage): SendFailure {
       err.permanent === true || (typeof err.responseCode === 'number' && isPermanentResponseCode(err.responseCode)),
     stage,
   };
-  return { message: err.message, responseCode: err.responseCode, response: err.response, facts };
+  return { message: err.message, responseCode: err.responseCode, response: err.response, command: err.command, facts };
 }
 
 /** What a failure says about the server as a whole; null when it was about this one message. */

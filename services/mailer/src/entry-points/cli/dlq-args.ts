@@ -31,7 +31,10 @@ Commands:
                              needs a filter (--reason, --smtp-code, --order-id, --from, --to)
                              or --all
       --all                  every dead letter (not with a filter)
-      --dry-run              only list what would move; nothing moves
+      --dry-run              only list what would move, and which of them would be skipped
+                             because their recipient is suppressed; nothing moves
+      --force                send even to suppressed recipients (otherwise their dead letters
+                             are skipped as suppressed and stay dead)
       --limit N              move at most N (oldest first), 1-100000 (default 10000)
       --no-wait              print the job id and return at once (the job goes on; follow it
                              with: job <id>)
@@ -101,7 +104,15 @@ export type DlqCommand =
   | (CommonOptions & { command: 'show'; id: string })
   | (CommonOptions & { command: 'job'; id: string; wait: boolean })
   | (CommonOptions &
-      FilterOptions & { command: 'replay'; all: boolean; dryRun: boolean; limit?: number; wait: boolean })
+      FilterOptions & {
+        command: 'replay';
+        all: boolean;
+        dryRun: boolean;
+        /** `--force`: send even to suppressed recipients. */
+        force: boolean;
+        limit?: number;
+        wait: boolean;
+      })
   | (CommonOptions & FilterOptions & { command: 'purge'; all: boolean; dryRun: boolean; limit?: number });
 
 type CommandName = 'list' | 'show' | 'replay' | 'job' | 'purge';
@@ -111,7 +122,7 @@ const FILTER_OPTIONS = ['reason', 'smtp-code', 'order-id', 'from', 'to'];
 const COMMAND_OPTIONS: Record<CommandName, string[]> = {
   list: [...FILTER_OPTIONS, 'state', 'order', 'cursor', 'limit'],
   show: [],
-  replay: [...FILTER_OPTIONS, 'all', 'dry-run', 'limit', 'no-wait'],
+  replay: [...FILTER_OPTIONS, 'all', 'dry-run', 'force', 'limit', 'no-wait'],
   job: ['no-wait'],
   purge: [...FILTER_OPTIONS, 'all', 'dry-run', 'limit'],
 };
@@ -154,6 +165,7 @@ function readArgs(argv: string[]) {
       limit: { type: 'string' },
       all: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
+      force: { type: 'boolean' },
       'no-wait': { type: 'boolean' },
       url: { type: 'string' },
       token: { type: 'string' },
@@ -275,7 +287,7 @@ function changeCommand(
   if (typeof limit === 'string') return usageError(limit);
   const change = { ...common, ...filter, all: values.all === true, dryRun: values['dry-run'] === true, limit };
   return name === 'replay'
-    ? { command: 'replay', ...change, wait: values['no-wait'] !== true }
+    ? { command: 'replay', ...change, force: values.force === true, wait: values['no-wait'] !== true }
     : { command: 'purge', ...change };
 }
 

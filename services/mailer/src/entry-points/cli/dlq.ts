@@ -2,7 +2,7 @@
 // `npm run dlq -- list|show|replay|job|purge|help …`: the dead-letter admin API from a terminal.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeErrorCause } from '@order-mail/shared/diagnostics';
-import type { DeadLetterDetail, DeadLetterSummary, ReplayJobView } from '../../domain/dead-letters';
+import type { DeadLetterDetail, DeadLetterSummary, ReplayJobView, ReplayPreview } from '../../domain/dead-letters';
 import { parseDlqArgs, USAGE, type DlqCommand, type FilterOptions } from './dlq-args';
 
 /** How often `replay` and `job` ask for the job's progress. */
@@ -296,9 +296,23 @@ function printEnd(args: Args<'replay' | 'job'>, job: ReplayJobView): void {
   if (job.state === 'failed') process.exitCode = 1;
 }
 
+/**
+ * The dry run's line about suppressed recipients, when there are any: without --force, how many
+ * would be skipped (and their ids, as the API lists them); with it, how many would be sent anyway.
+ */
+function suppressedLine(suppressed: ReplayPreview['suppressed'], force: boolean): string | null {
+  if (suppressed.count === 0) return null;
+  const more = suppressed.count - suppressed.deadLetterIds.length;
+  const ids = `${suppressed.deadLetterIds.join(', ')}${more > 0 ? `, … and ${more} more` : ''}`;
+  return force
+    ? `of which ${suppressed.count} to a suppressed recipient, sent anyway (--force): ${ids}`
+    : `of which ${suppressed.count} would be skipped as suppressed (recipient on the suppression list; --force sends them): ${ids}`;
+}
+
 async function replay(args: Args<'replay'>): Promise<void> {
   const body: Record<string, unknown> = { ...Object.fromEntries(filterEntries(args)), dryRun: args.dryRun };
   if (args.all) body.all = true;
+  if (args.force) body.force = true;
   if (args.limit !== undefined) body.limit = args.limit;
   const answer = await call(
     `${args.url}/dead-letters/replay`,
@@ -306,13 +320,16 @@ async function replay(args: Args<'replay'>): Promise<void> {
     args.token,
   );
   if (args.dryRun) {
-    const preview = answer as { matched: number; deadLetters: DeadLetterSummary[] };
+    const preview = answer as ReplayPreview;
     if (args.json) return out(JSON.stringify(preview, null, 2));
     out(`dry run: ${preview.matched} dead letter(s) would be replayed`);
+    const suppressed = suppressedLine(preview.suppressed, args.force);
+    if (suppressed) out(suppressed);
     return printLetters(preview.deadLetters);
   }
   const started = answer as ReplayJobView;
-  if (!args.json) out(`replay job ${started.id} started: ${started.matched} dead letter(s)`);
+  const forced = started.force ? ' (--force: suppressed recipients are sent to)' : '';
+  if (!args.json) out(`replay job ${started.id} started: ${started.matched} dead letter(s)${forced}`);
   if (!args.wait) {
     if (args.json) out(JSON.stringify(started, null, 2));
     else out(`follow it: npm run dlq -- job ${started.id}`);

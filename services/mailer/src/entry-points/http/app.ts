@@ -17,10 +17,13 @@ import { createHttpMetrics } from '@order-mail/shared/metrics';
 import type { PgDeliveryLedger } from '../../adapters/db/delivery-ledger-pg';
 import type { DeadLetterRecords, DeadLetterReplays } from '../../domain/dead-letters';
 import { DELIVERY_STATUSES } from '../../domain/delivery-ledger';
+import { suppressionKeyOf } from '../../domain/suppression';
 import type { ComposeOrderEmailDeps } from '../../domain/compose-order-email';
+import type { SuppressionList } from '../../domain/suppression';
 import { adminTokenId, noQuery, orderIdSchema, parse, parseQuery, queryIntOr } from './admin-request';
 import { createDeadLetterRouter } from './dead-letter-routes';
 import { createPreviewRouter } from './preview-route';
+import { createSuppressionRouter } from './suppression-routes';
 
 export { replayRequestSchema } from './dead-letter-routes';
 
@@ -32,6 +35,8 @@ export interface MailerAppDeps {
   deadLetters: DeadLetterRecords;
   /** Replay jobs: dry runs, starting one (at most one at a time across mailers), progress. */
   replays: DeadLetterReplays;
+  /** The suppression list (table `suppressions`): listed, added to and removed from by the admin API; absent: no such routes. */
+  suppressions?: SuppressionList;
   logger: Logger;
   adminToken?: string;
   retryAfterSeconds: number;
@@ -39,8 +44,8 @@ export interface MailerAppDeps {
   preview?: ComposeOrderEmailDeps;
 }
 
-/** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`). */
-const ADMIN_PATHS = ['/deliveries', '/dead-letters'];
+/** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`, `/suppressions…`). */
+const ADMIN_PATHS = ['/deliveries', '/dead-letters', '/suppressions'];
 
 /** Largest body the admin API reads (`POST /dead-letters/replay`); a larger one is a 413. */
 export const ADMIN_MAX_BODY_BYTES = 16 * 1024;
@@ -48,6 +53,16 @@ export const ADMIN_MAX_BODY_BYTES = 16 * 1024;
 const deliveriesQuery = z.strictObject({
   orderId: orderIdSchema.optional(),
   status: z.enum(DELIVERY_STATUSES).optional(),
+  /** An email address: the deliveries to it (`suppressionKeyOf`'s comparison rule). */
+  recipient: z
+    .string()
+    .transform((address, ctx) => {
+      const key = suppressionKeyOf(address);
+      if (key.ok) return key.key;
+      ctx.addIssue({ code: 'custom', message: key.message });
+      return z.NEVER;
+    })
+    .optional(),
   limit: queryIntOr(1, 500, 50),
 });
 
@@ -118,6 +133,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
     const deliveries = await ledger.list({
       orderId: query.orderId,
       status: query.status,
+      recipientKey: query.recipient,
       limit: query.limit,
     });
     res.json({ deliveries });
@@ -141,6 +157,16 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
       maxBodyBytes: ADMIN_MAX_BODY_BYTES,
     }),
   );
+  if (deps.suppressions) {
+    admin.use(
+      createSuppressionRouter({
+        suppressions: deps.suppressions,
+        logger,
+        actor: deps.adminToken ? `admin:${adminTokenId(deps.adminToken)}` : 'admin:',
+        maxBodyBytes: ADMIN_MAX_BODY_BYTES,
+      }),
+    );
+  }
 
   app.use(admin);
   app.use(notFoundHandler);

@@ -89,14 +89,16 @@ const checkSelection =
 
 /**
  * `POST /dead-letters/replay`'s body: a filter (`reason`, `smtpCode`, `orderId`, `from`, `to`;
- * all given must match) or `all: true`; `dryRun` (default false); `limit` 1-100000 (default
- * 10000). `from`/`to` come out as Dates.
+ * all given must match) or `all: true`; `dryRun` (default false); `force` (default false: dead
+ * letters whose recipient is suppressed are skipped; true: they are sent, issue #14); `limit`
+ * 1-100000 (default 10000). `from`/`to` come out as Dates.
  */
 export const replayRequestSchema = z
   .strictObject({
     ...bodyFilterFields,
     all: z.literal(true).optional(),
     dryRun: z.boolean().default(false),
+    force: z.boolean().default(false),
     limit: z.number().int().min(1).max(100_000).default(10_000),
   })
   .superRefine(checkSelection(NO_FILTER_MESSAGE));
@@ -186,7 +188,8 @@ export interface DeadLetterRouteDeps {
  * - `GET /dead-letters`: one page of the recorded dead letters (filter, order, cursor, counts);
  * - `GET /dead-letters/:id`: one with body, properties and headers (404 if none; 400 naming `id`
  *   when it is not a record id);
- * - `POST /dead-letters/replay`: a dry run (200 with the list) or a replay job (202, `Location`);
+ * - `POST /dead-letters/replay`: a dry run (200 with the list and the suppressed recipients among
+ *   them) or a replay job (202, `Location`), with `force` sent even to suppressed recipients;
  *   409 `conflict` with `jobId` while a job runs;
  * - `GET /dead-letters/replays`: the latest jobs, newest first (`limit` 1-100, default 20);
  * - `GET /dead-letters/replays/:id`: a job's progress (404 if none; 400 naming `id` when it is
@@ -252,19 +255,26 @@ function addReplayRoute(router: Router, { replays, logger, actor, maxBodyBytes }
       parseQuery(noQuery, req.query);
       const request = parse(replayRequestSchema, req.body ?? {});
       const filter = filterOf(request);
-      const { dryRun, limit } = request;
+      const { dryRun, force, limit } = request;
       logger.info(
-        { requestedBy: actor, filter, all: request.all === true, dryRun, limit },
+        { requestedBy: actor, filter, all: request.all === true, dryRun, force, limit },
         'dead-letter replay requested',
       );
       if (dryRun) {
         const preview = await replays.preview(filter, limit);
-        res.json({ dryRun: true, matched: preview.matched, deadLetters: preview.deadLetters });
+        res.json({
+          dryRun: true,
+          force,
+          matched: preview.matched,
+          // Without force a job skips these (they stay dead); with force it sends them anyway.
+          suppressed: { ...preview.suppressed, skipped: !force },
+          deadLetters: preview.deadLetters,
+        });
         return;
       }
       // A CONFLICT names the running job as the problem's `jobId` member (the runner's AppError extension).
-      const job = await replays.start(filter, { limit, requestedBy: actor });
-      logger.info({ jobId: job.id, matched: job.matched, requestedBy: actor }, 'dead-letter replay job started');
+      const job = await replays.start(filter, { limit, requestedBy: actor, force });
+      logger.info({ jobId: job.id, matched: job.matched, force, requestedBy: actor }, 'dead-letter replay job started');
       res.status(202).location(`/dead-letters/replays/${job.id}`).json(job);
     },
   );

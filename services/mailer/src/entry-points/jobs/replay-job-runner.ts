@@ -17,7 +17,13 @@ import {
   type ReplayLock,
 } from '../../adapters/db/replay-jobs-pg';
 import type { DeadLetterReplays } from '../../domain/dead-letters';
-import { replayPauseMs, toReplayJobView, type ReplayJobRecord } from '../../domain/replay-job';
+import {
+  replayPauseMs,
+  suppressedReport,
+  toReplayJobView,
+  type ReplayJobRecord,
+  type ReplayStepJob,
+} from '../../domain/replay-job';
 
 export interface ReplayJobRunnerOptions {
   /** The ledger's pool (its `search_path` names `schema`); the running job holds one of its connections. */
@@ -57,6 +63,8 @@ const DEFAULT_RESUME_CHECK_MS = 5000;
 /** A job running in this mailer. */
 interface ActiveRun {
   jobId: string;
+  /** The job's `force`: its copies carry the suppression override, and no letter is skipped as suppressed. */
+  force: boolean;
   stopRequested: boolean;
   /** Aborted to cut the pause between publishes short when the run is asked to stop. */
   wake: AbortController;
@@ -96,8 +104,12 @@ const KEPT_PROPERTIES = {
   appId: 'string',
 } as const;
 
-/** What a dead letter's copy is published with: its recorded properties and `replayHeaders`, persistent. */
-export function replayPublishOptions(letter: LetterToReplay, now = new Date()) {
+/**
+ * What a dead letter's copy is published with: its recorded properties and `replayHeaders`
+ * (`x-suppression-override: true` only when the job forces), persistent.
+ */
+export function replayPublishOptions(letter: LetterToReplay, options: { force?: boolean; now?: Date } = {}) {
+  const { force = false, now = new Date() } = options;
   const kept = Object.fromEntries(
     Object.entries(KEPT_PROPERTIES)
       .filter(([name, type]) => typeof letter.properties[name] === type)
@@ -105,7 +117,7 @@ export function replayPublishOptions(letter: LetterToReplay, now = new Date()) {
   );
   return {
     ...kept,
-    headers: replayHeaders(letter.headers, now),
+    headers: replayHeaders(letter.headers, now, { force }),
     persistent: true,
     // A dead letter without a message id still needs one: the publisher matches returns by it.
     messageId: letter.messageId ?? `dead-letter-${letter.id}`,
@@ -124,8 +136,8 @@ function conflict(jobId: string | undefined, resuming: boolean): AppError {
 }
 
 function jobCounts(job: ReplayJobRecord) {
-  const { matched, moved, skipped, failed, republished, resumes } = job;
-  return { replayJobId: job.id, state: job.state, matched, moved, skipped, failed, republished, resumes };
+  const { matched, moved, skipped, failed, republished, resumes, force } = job;
+  return { replayJobId: job.id, state: job.state, force, matched, moved, skipped, failed, republished, resumes };
 }
 
 type LetterOutcome = { kind: 'published' } | { kind: 'skipped' } | { kind: 'failed'; job: ReplayJobRecord };
@@ -133,18 +145,19 @@ type LetterOutcome = { kind: 'published' } | { kind: 'skipped' } | { kind: 'fail
 /** One dead letter, in the order that never loses it: mark `replaying`, publish with a confirm, mark `replayed`. */
 async function replayLetter(
   ctx: RunnerContext,
-  jobId: string,
+  job: ReplayStepJob,
   letterId: string,
   publisher: ConfirmedPublisher,
 ): Promise<LetterOutcome> {
   const { jobs, options } = ctx;
   const log = options.logger;
-  const step = await jobs.beginStep(jobId, letterId);
+  const jobId = job.id;
+  const step = await jobs.beginStep(job, letterId);
   if (step.action === 'skip') {
     log.debug({ replayJobId: jobId, deadLetterId: letterId, reason: step.reason }, 'dead letter skipped by replay');
     return { kind: 'skipped' };
   }
-  const publishOptions = replayPublishOptions(step.letter);
+  const publishOptions = replayPublishOptions(step.letter, { force: job.force });
   try {
     await publisher.publish('', options.workQueue, step.letter.body, publishOptions);
   } catch (err) {
@@ -180,7 +193,7 @@ async function replayLetters(
       // A lost lock may already be someone else's: stop before touching another letter.
       if (lock.lost()) return { kind: 'stopped', why: 'lock_lost' };
       if (run.stopRequested) return { kind: 'stopped', why: 'shutdown' };
-      const outcome = await replayLetter(ctx, run.jobId, id, publisher);
+      const outcome = await replayLetter(ctx, { id: run.jobId, force: run.force }, id, publisher);
       if (outcome.kind === 'failed') return outcome;
       afterId = id;
       if (outcome.kind === 'published' && pauseMs > 0) {
@@ -254,6 +267,7 @@ async function runJob(
 function launch(ctx: RunnerContext, lock: ReplayLock, job: ReplayJobRecord, link: BrokerLink, resume: boolean): void {
   const run: ActiveRun = {
     jobId: job.id,
+    force: job.force,
     // A stop that came in meanwhile still gets the job left for resuming, not run.
     stopRequested: ctx.state.stopping,
     wake: new AbortController(),
@@ -293,6 +307,7 @@ async function startJob(
     const job = await jobs.create({
       filter,
       limit: request.limit,
+      force: request.force ?? false,
       requestedBy: request.requestedBy,
       workerId: options.workerId,
     });
@@ -376,6 +391,9 @@ async function stopRunner(state: RunnerState): Promise<void> {
  * session and the next resume check of any mailer takes the job up. Each dead letter is marked
  * `replaying`, published with a publisher confirm, then marked `replayed`; a publish that fails
  * puts its letter back to `dead` and ends the job `failed`, the rest staying `dead` for a new job.
+ * Unless the job forces, a dead letter whose recipient is on the suppression list when the job
+ * reaches it is skipped as `suppressed` and stays `dead`; a forced job's copies carry
+ * `x-suppression-override: true`, which makes the worker send even to a suppressed recipient.
  */
 export function createReplayJobRunner(options: ReplayJobRunnerOptions): ReplayJobRunner {
   const state: RunnerState = {
@@ -389,8 +407,8 @@ export function createReplayJobRunner(options: ReplayJobRunnerOptions): ReplayJo
   const ctx: RunnerContext = { options, jobs: createPgReplayJobs(options.pool, options.schema), state };
   return {
     async preview(filter, limit) {
-      const deadLetters = await ctx.jobs.preview(filter, limit);
-      return { matched: deadLetters.length, deadLetters };
+      const { deadLetters, suppressedIds } = await ctx.jobs.preview(filter, limit);
+      return { matched: deadLetters.length, deadLetters, suppressed: suppressedReport(suppressedIds) };
     },
     start: (filter, request) => tracked(state, () => startJob(ctx, filter, request)),
     async get(id) {

@@ -18,6 +18,7 @@ export function historyFromHeaders(headers: Headers | undefined): MessageHistory
     internalErrors: readCountHeader(headers, MailerHeaders.internalErrors),
     ledgerAttempts: readCountHeader(headers, MailerHeaders.attempts),
     replayed: headers?.[MailerHeaders.replayedAt] !== undefined,
+    suppressionOverride: headers?.[MailerHeaders.suppressionOverride] === true,
   };
 }
 

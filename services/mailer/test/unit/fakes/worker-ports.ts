@@ -53,7 +53,14 @@ export function englishLocalizer(): Localizer {
 
 /** A fresh message's history (no earlier copies), with `overrides`. */
 export function freshHistory(overrides: Partial<MessageHistory> = {}): MessageHistory {
-  return { sendFailures: 0, internalErrors: 0, ledgerAttempts: 0, replayed: false, ...overrides };
+  return {
+    sendFailures: 0,
+    internalErrors: 0,
+    ledgerAttempts: 0,
+    replayed: false,
+    suppressionOverride: false,
+    ...overrides,
+  };
 }
 
 interface SentCall {
@@ -78,6 +85,8 @@ export class InMemoryLedger implements DeliveryLedger {
   readonly deadCalls: { deliveryId: number; error: string }[] = [];
   /** Scripted races: the next `recordFailure` finds its claim taken, the next `recordSent` finds the order sent. */
   readonly script = { claimLost: false, alreadySent: false };
+  /** The suppression list: recipient keys (`suppressionKeyOf`); a rejection in `recordFailure` adds one. */
+  readonly suppressed = new Set<string>();
   private readonly rows = new Map<number, DeliveryRecord>();
   private nextId = 1;
 
@@ -108,10 +117,19 @@ export class InMemoryLedger implements DeliveryLedger {
     const row =
       [...this.rows.values()].find((r) => r.eventKind === request.eventKind && r.orderId === request.orderId) ??
       this.newRow(request);
-    const decision = decideClaim(row, this.now, request.graceMs, request.replayed);
+    const suppressed = this.suppressed.has(request.recipientKey) && !request.ignoreSuppression;
+    const decision = decideClaim(row, this.now, request.graceMs, request.replayed, suppressed);
+    const recipient = {
+      recipient: request.recipient,
+      subject: request.subject,
+      template: request.template,
+      locale: request.locale,
+    } satisfies Partial<DeliveryRecord>;
+    if (decision.kind === 'suppress') Object.assign(row, { ...recipient, status: 'suppressed', updatedAt: this.now });
     if (decision.kind !== 'send' && decision.kind !== 'resend-unknown') return { decision, record: { ...row } };
     const resend = decision.kind === 'resend-unknown';
     Object.assign(row, {
+      ...recipient,
       status: 'sending',
       attempts: row.attempts + 1,
       eventId: request.eventId,
@@ -152,6 +170,7 @@ export class InMemoryLedger implements DeliveryLedger {
 
   async recordFailure(deliveryId: number, attempt: number, failure: FailureRecord): Promise<{ claimLost: boolean }> {
     this.failureCalls.push({ deliveryId, attempt, failure });
+    if (failure.rejection) this.suppressed.add(failure.rejection.address);
     const row = this.rowById(deliveryId);
     // Only the attempt that still holds the claim may change the row.
     const claimLost = this.script.claimLost || row.status !== 'sending' || row.attempts !== attempt;
@@ -197,6 +216,10 @@ export class InMemoryLedger implements DeliveryLedger {
       updatedAt: this.now,
       sendingStartedAt: null,
       sentAt: null,
+      recipient: null,
+      subject: null,
+      template: null,
+      locale: null,
     };
     this.rows.set(row.id, row);
     return row;

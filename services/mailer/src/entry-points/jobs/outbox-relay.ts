@@ -1,0 +1,165 @@
+import type { ConfirmChannel } from 'amqplib';
+import { ErrorCodes, isAppError, type MailEventType } from '@order-mail/shared/contract';
+import { createConfirmedPublisher, type BrokerLink } from '@order-mail/shared/broker';
+import type { Logger } from '@order-mail/shared/logger';
+import { toMailEvent, type Outbox, type OutboxEntry, type OutboxLease } from '../../domain/mail-events';
+
+/** Most events read and published in one round. */
+const BATCH_SIZE = 200;
+/** How often an idle relay looks at the outbox (a write in this process wakes it at once). */
+const POLL_INTERVAL_MS = 500;
+/** How often a mailer that is not the relay tries to become it. */
+const LEAD_RETRY_MS = 2000;
+
+export interface OutboxRelayOptions {
+  outbox: Outbox;
+  /** The broker connection to publish on (the consumer's); null until it exists. */
+  link: () => BrokerLink | null;
+  /** `MAIL_EVENTS_EXCHANGE` (declared with the mailer's topology). */
+  exchange: string;
+  confirmTimeoutMs: number;
+  /** False until the ledger's migrations are applied (the outbox table may not exist yet). */
+  ready: () => boolean;
+  logger: Logger;
+  /** Counts each published event; `routed` is false when no queue was bound to take it. */
+  onPublished?: (type: MailEventType, routed: boolean) => void;
+  /** Test-only fault injection: pause between reading a batch and publishing it. */
+  faultPauseMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Starts the loop (once). */
+  start(): void;
+  /** Looks at the outbox now instead of at the next poll: the ledger just wrote events. */
+  wake(): void;
+  /** Finishes the batch under way, gives up the lease; resolves once the loop has ended. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Relays the outbox to RabbitMQ: one mailer at a time (the one holding the outbox's lease)
+ * publishes the waiting events in id order to `exchange`, routing key = the event's type,
+ * persistent JSON with publisher confirms, and deletes them once every one of the batch is
+ * confirmed. At least once: a batch that fails (broker away, a nack, a timeout) is published again
+ * whole, so a consumer may see an event twice (it deduplicates on `eventId`). Events of one order
+ * are published in the order they were written. An event no queue is bound to is confirmed by
+ * RabbitMQ and dropped; it counts as published with `routed` false.
+ */
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const state = {
+    stopping: false,
+    lease: null as OutboxLease | null,
+    channel: null as ConfirmChannel | null,
+    wake: null as (() => void) | null,
+    loop: null as Promise<void> | null,
+  };
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        state.wake = null;
+        resolve();
+      }
+      state.wake = done;
+    });
+
+  async function loop(): Promise<void> {
+    while (!state.stopping) {
+      try {
+        await pause(await round(options, state));
+      } catch (err) {
+        options.logger.warn({ err }, 'delivery events not relayed yet; trying again');
+        await dropChannel(state);
+        if (state.lease && !state.lease.holds()) await giveUpLease(state);
+        await pause(POLL_INTERVAL_MS);
+      }
+    }
+    await dropChannel(state);
+    await giveUpLease(state);
+  }
+
+  return {
+    start() {
+      state.loop ??= loop();
+    },
+    wake() {
+      state.wake?.();
+    },
+    async stop() {
+      state.stopping = true;
+      state.wake?.();
+      await state.loop;
+    },
+  };
+}
+
+type RelayState = {
+  stopping: boolean;
+  lease: OutboxLease | null;
+  channel: ConfirmChannel | null;
+};
+
+/** One round of the loop; resolves with how long to wait before the next (0: at once). */
+async function round(options: OutboxRelayOptions, state: RelayState): Promise<number> {
+  const link = options.link();
+  if (!options.ready() || !link?.isConnected()) {
+    // A relay that cannot publish lets another mailer (whose broker is reachable) take over.
+    await giveUpLease(state);
+    return POLL_INTERVAL_MS;
+  }
+  if (state.lease && !state.lease.holds()) await giveUpLease(state);
+  state.lease ??= await options.outbox.tryLead();
+  if (!state.lease) return LEAD_RETRY_MS;
+  const entries = await state.lease.next(BATCH_SIZE);
+  if (entries.length === 0) return POLL_INTERVAL_MS;
+  if (options.faultPauseMs) {
+    options.logger.warn({ pauseMs: options.faultPauseMs }, 'fault injection: pausing before relaying events');
+    await new Promise((r) => setTimeout(r, options.faultPauseMs));
+    if (state.stopping) return 0;
+  }
+  state.channel ??= await openChannel(link, options.logger);
+  await publishAll(options, state.channel, entries);
+  await state.lease.remove(entries.map((e) => e.id));
+  return entries.length === BATCH_SIZE ? 0 : POLL_INTERVAL_MS;
+}
+
+/** Publishes `entries` in order on one channel and waits for every confirm; rejects if any fails. */
+async function publishAll(options: OutboxRelayOptions, channel: ConfirmChannel, entries: OutboxEntry[]) {
+  const publisher = createConfirmedPublisher(channel, options.confirmTimeoutMs);
+  const results = await Promise.allSettled(
+    entries.map((entry) =>
+      publisher.publish(options.exchange, entry.type, Buffer.from(JSON.stringify(toMailEvent(entry))), {
+        messageId: entry.eventId,
+        type: entry.type,
+        persistent: true,
+        contentType: 'application/json',
+        timestamp: Math.floor(entry.occurredAt.getTime() / 1000),
+      }),
+    ),
+  );
+  const failed = results.find(
+    (r): r is PromiseRejectedResult => r.status === 'rejected' && !isAppError(r.reason, ErrorCodes.PUBLISH_UNROUTABLE),
+  );
+  if (failed) throw failed.reason;
+  results.forEach((r, i) => options.onPublished?.(entries[i].type, r.status === 'fulfilled'));
+}
+
+async function openChannel(link: BrokerLink, logger: Logger): Promise<ConfirmChannel> {
+  const channel = await link.openConfirmChannel();
+  // Every channel needs an error listener: an unhandled 'error' would crash the process.
+  channel.on('error', (err: Error) => logger.warn({ err }, 'delivery-event channel failed'));
+  return channel;
+}
+
+async function dropChannel(state: RelayState): Promise<void> {
+  const channel = state.channel;
+  state.channel = null;
+  await channel?.close().catch(() => undefined);
+}
+
+async function giveUpLease(state: RelayState): Promise<void> {
+  const lease = state.lease;
+  state.lease = null;
+  await lease?.release();
+}
