@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { AppError, ErrorCodes } from '@order-mail/shared/contract';
+import { tryAdvisoryLock, type AdvisoryLock } from './advisory-lock';
 import { asDatabaseError, inTransaction } from './database';
 import { SUMMARY_COLUMNS, toSummary, type SummaryRow } from './dead-letter-records-pg';
 import { deadLetterFilterSql } from './dead-letter-filter-sql';
@@ -73,12 +74,8 @@ export interface LetterToReplay {
 export type BegunStep = Exclude<ReplayStep, { action: 'skip' }> & { letter: LetterToReplay };
 
 /** The advisory lock that lets one replay job run at a time, on a connection of its own. */
-export interface ReplayLock {
-  /** True once the lock's connection failed: the server released the lock with it. */
-  lost(): boolean;
-  /** Unlocks and hands the connection back (or drops it, if unlocking failed); never rejects. */
-  release(): Promise<void>;
-}
+/** The replay jobs' lock (`tryAdvisoryLock`): at most one job runs at a time across the mailers. */
+export type ReplayLock = AdvisoryLock;
 
 /** What the replay-job runner does with PostgreSQL; every method rejects with pg's errors except where noted. */
 export interface PgReplayJobs {
@@ -135,51 +132,6 @@ export interface PgReplayJobs {
 }
 
 const UNIQUE_VIOLATION = '23505';
-
-async function tryLock(pool: Pool, key: string): Promise<ReplayLock | null> {
-  const client = await pool.connect();
-  let lost = false;
-  // A checked-out client has no listener of the pool's: an 'error' without one would crash the process.
-  const onError = () => {
-    lost = true;
-  };
-  client.on('error', onError);
-  const drop = (err?: Error) => {
-    client.off('error', onError);
-    client.release(err ?? true);
-  };
-  try {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
-      key,
-    ]);
-    if (!rows[0].locked) {
-      client.off('error', onError);
-      client.release();
-      return null;
-    }
-  } catch (err) {
-    drop(err as Error);
-    throw err;
-  }
-  return {
-    lost: () => lost,
-    async release() {
-      try {
-        const { rows } = await client.query<{ unlocked: boolean }>(
-          'SELECT pg_advisory_unlock(hashtext($1)) AS unlocked',
-          [key],
-        );
-        // A connection that still held the lock must not go back to the pool: it would keep it.
-        if (rows[0].unlocked) {
-          client.off('error', onError);
-          client.release();
-        } else drop();
-      } catch (err) {
-        drop(err as Error);
-      }
-    },
-  };
-}
 
 /**
  * Dead letters no running job has taken on. A job takes on its dead letters when it is created,
@@ -393,7 +345,7 @@ const asHttpError = (err: unknown) => Promise.reject(asDatabaseError(err));
 export function createPgReplayJobs(pool: Pool, schema: string): PgReplayJobs {
   const lockKey = `order-mail:replay:${schema}`;
   return {
-    tryLock: () => tryLock(pool, lockKey),
+    tryLock: () => tryAdvisoryLock(pool, lockKey),
     findUnfinished: () => findUnfinished(pool),
     create: (input) => create(pool, input),
     takeUp: (jobId, workerId) =>

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { DEAD_LETTER_REASON_DESCRIPTIONS } from '../../domain/dead-letter-reasons';
+import { sharedRead } from './shared-read';
 
 /** What the gauges read from the `dead_letters` table at each scrape (`DeadLetterRecords.stats`). */
 export interface DeadLetterStats {
@@ -39,20 +40,10 @@ export function createDeadLetterMetrics(
 ): DeadLetterMetrics {
   const registers = [registry];
   let last: DeadLetterStats | null = null;
-  let reading: Promise<void> | null = null;
   // One stats() per scrape: the registry collects the two gauges concurrently, so both await one read.
-  const refresh = (): Promise<void> =>
-    (reading ??= options
-      .stats()
-      .then(
-        (stats) => {
-          last = stats;
-        },
-        () => undefined,
-      )
-      .finally(() => {
-        reading = null;
-      }));
+  const refresh = sharedRead(options.stats, (stats) => {
+    last = stats;
+  });
 
   const waiting = new Gauge({
     name: 'mailer_dead_letters_waiting',

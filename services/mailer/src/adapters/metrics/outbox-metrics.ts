@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { MAIL_EVENT_TYPES, type MailEventType } from '@order-mail/shared/contract';
 import type { OutboxStats } from '../../domain/mail-events';
+import { sharedRead } from './shared-read';
 
 export interface OutboxMetrics {
   /** One delivery event published and confirmed; `routed` false when no queue was bound to take it. */
@@ -20,19 +21,9 @@ export interface OutboxMetrics {
 export function createOutboxMetrics(registry: Registry, options: { stats: () => Promise<OutboxStats> }): OutboxMetrics {
   const registers = [registry];
   let last: OutboxStats = { pending: 0, oldestAgeSeconds: 0 };
-  let reading: Promise<void> | null = null;
-  const refresh = (): Promise<void> =>
-    (reading ??= options
-      .stats()
-      .then(
-        (stats) => {
-          last = stats;
-        },
-        () => undefined,
-      )
-      .finally(() => {
-        reading = null;
-      }));
+  const refresh = sharedRead(options.stats, (stats) => {
+    last = stats;
+  });
 
   new Gauge({
     name: 'mailer_outbox_pending',

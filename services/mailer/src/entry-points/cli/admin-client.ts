@@ -1,7 +1,7 @@
 import { describeErrorCause } from '@order-mail/shared/diagnostics';
 
-// How an admin CLI talks to the mailer's admin API and ends: the same requests, messages and exit
-// codes as `npm run dlq` (dlq.ts), for `npm run suppressions`.
+// How the admin CLIs (`npm run dlq`, `npm run suppressions`) talk to the mailer's admin API and
+// end: one set of requests, messages and exit codes for both.
 
 /** Prints one line on stdout. */
 export function out(line = ''): void {
@@ -20,10 +20,13 @@ function unreachableCause(err: unknown): string {
   return describeErrorCause(cause) || (cause as Error)?.message || String(cause);
 }
 
-interface ProblemBody {
+/** An error answer of the admin API (`{ error, message, details[] }`, plus route-specific members). */
+export interface ProblemBody {
   error?: string;
   message?: string;
   details?: { path: string; message: string }[];
+  /** The running replay job a `409` names. */
+  jobId?: string;
 }
 
 /** What to do about a refused token, after the API's own message; never shows the token. */
@@ -43,18 +46,26 @@ function authHint(error: string | undefined, token: string | undefined): string 
 }
 
 /**
- * One request to the admin API with the token as `Authorization: Bearer`; resolves with the
- * answer's status and JSON body when it is a 2xx. Anything else ends the process with exit 1 and
- * what went wrong on stderr, never the token:
- * - unreachable: `Cannot reach the mailer at <origin> (<cause>): is it running? …`;
- * - refused: `HTTP <status>: <message>`, one line per `details[]` entry (`  <path>: <message>`),
- *   and for a 401 or 403 what to do about the token.
+ * A refusal or failure carries the whole `problem` (what to print) and, when asking again may
+ * help (unreachable, 503), its short `cause` (`ECONNREFUSED 127.0.0.1:3001`, `HTTP 503: …`).
  */
-export async function call(
+export type Answer =
+  { ok: true; status: number; body: unknown } | { ok: false; problem: string; retryable: boolean; cause: string };
+
+/**
+ * One request to the admin API with the token as `Authorization: Bearer`; resolves with the
+ * answer or what went wrong, never the token, without exiting:
+ * - unreachable: `Cannot reach the mailer at <origin> (<cause>): is it running? …` (retryable);
+ * - refused: `HTTP <status>: <message>`, one line per `details[]` entry (`  <path>: <message>`),
+ *   `hint(body)` (a command's own advice, e.g. which job to follow), and for a 401 or 403 what to
+ *   do about the token (retryable for a 503).
+ */
+export async function request(
   url: string,
   init: RequestInit,
   token: string | undefined,
-): Promise<{ status: number; body: unknown }> {
+  hint: (body: ProblemBody) => string = () => '',
+): Promise<Answer> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -62,20 +73,38 @@ export async function call(
       headers: { ...(init.headers as Record<string, string>), ...(token && { authorization: `Bearer ${token}` }) },
     });
   } catch (err) {
-    return fail(
-      `Cannot reach the mailer at ${new URL(url).origin} (${unreachableCause(err)}): is it running? ` +
+    const cause = unreachableCause(err);
+    return {
+      ok: false,
+      retryable: true,
+      cause,
+      problem:
+        `Cannot reach the mailer at ${new URL(url).origin} (${cause}): is it running? ` +
         'Give its admin URL with --url or MAILER_ADMIN_URL.',
-      1,
-    );
+    };
   }
   const body = (await res.json().catch(() => ({}))) as ProblemBody;
-  if (res.ok) return { status: res.status, body };
+  if (res.ok) return { ok: true, status: res.status, body };
+  const cause = `HTTP ${res.status}: ${body.message ?? res.statusText}`;
   const details = body.details?.map((d) => `\n  ${d.path || '(request)'}: ${d.message}`).join('') ?? '';
-  return fail(`HTTP ${res.status}: ${body.message ?? res.statusText}${details}${authHint(body.error, token)}`, 1);
+  const problem = `${cause}${details}${hint(body)}${authHint(body.error, token)}`;
+  return { ok: false, retryable: res.status === 503, cause, problem };
+}
+
+/** `request`, whose refusal ends the command: exit 1 with the problem on stderr. */
+export async function call(
+  url: string,
+  init: RequestInit,
+  token: string | undefined,
+  hint?: (body: ProblemBody) => string,
+): Promise<{ status: number; body: unknown }> {
+  const answer = await request(url, init, token, hint);
+  if (!answer.ok) return fail(answer.problem, 1);
+  return { status: answer.status, body: answer.body };
 }
 
 /**
- * A reader that has closed its end (`npm run suppressions -- list | head -1`) needs nothing more:
+ * A reader that has closed its end (`npm run dlq -- list | head -1`) needs nothing more:
  * stop quietly instead of dying on the write error with a stack trace.
  */
 export function endQuietlyOnClosedStdout(): void {

@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 // `npm run dlq -- list|show|replay|job|purge|help …`: the dead-letter admin API from a terminal.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeErrorCause } from '@order-mail/shared/diagnostics';
 import type { DeadLetterDetail, DeadLetterSummary, ReplayJobView, ReplayPreview } from '../../domain/dead-letters';
+import {
+  call as callAdmin,
+  endQuietlyOnClosedStdout,
+  fail,
+  out,
+  request as requestAdmin,
+  type ProblemBody,
+} from './admin-client';
 import { parseDlqArgs, USAGE, type DlqCommand, type FilterOptions } from './dlq-args';
 
 /** How often `replay` and `job` ask for the job's progress. */
@@ -15,13 +22,16 @@ const SHOWN_IDS = 50;
 
 type Args<C extends DlqCommand['command']> = Extract<DlqCommand, { command: C }>;
 
-function out(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
+/** A `409` names the replay job already running: say how to follow it. */
+const jobHint = (body: ProblemBody): string =>
+  body.jobId ? `\nFollow that job with: npm run dlq -- job ${body.jobId}` : '';
 
-function fail(message: string, code: number): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(code);
+/** One request; resolves with the answer or what went wrong (never the token), without exiting. */
+const request = (url: string, init: RequestInit, token: string | undefined) => requestAdmin(url, init, token, jobHint);
+
+/** One request whose refusal ends the command (exit 1, the API's message and details on stderr). */
+async function call(url: string, init: RequestInit, token: string | undefined): Promise<unknown> {
+  return (await callAdmin(url, init, token, jobHint)).body;
 }
 
 /** One line per dead letter, its id first (what `show` and the filters take). */
@@ -42,78 +52,6 @@ function printLetters(letters: DeadLetterSummary[]): void {
         .trimEnd(),
     );
   }
-}
-
-/** Why fetch failed, from its cause: `ECONNREFUSED 127.0.0.1:3001`, `ENOTFOUND mailer.internal`, … */
-function unreachableCause(err: unknown): string {
-  const cause = (err as { cause?: unknown })?.cause ?? err;
-  return describeErrorCause(cause) || (cause as Error)?.message || String(cause);
-}
-
-interface ProblemBody {
-  error?: string;
-  message?: string;
-  details?: { path: string; message: string }[];
-  jobId?: string;
-}
-
-/**
- * A refusal or failure carries the whole `problem` (what to print) and, when asking again may
- * help (unreachable, 503), its short `cause` (`ECONNREFUSED 127.0.0.1:3001`, `HTTP 503: …`).
- */
-type Answer =
-  { ok: true; status: number; body: unknown } | { ok: false; problem: string; retryable: boolean; cause: string };
-
-/** One request; resolves with the answer or what went wrong (never the token), without exiting. */
-async function request(url: string, init: RequestInit, token: string | undefined): Promise<Answer> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      ...init,
-      headers: { ...(init.headers as Record<string, string>), ...(token && { authorization: `Bearer ${token}` }) },
-    });
-  } catch (err) {
-    const base = new URL(url).origin;
-    const cause = unreachableCause(err);
-    return {
-      ok: false,
-      retryable: true,
-      cause,
-      problem:
-        `Cannot reach the mailer at ${base} (${cause}): is it running? ` +
-        'Give its admin URL with --url or MAILER_ADMIN_URL.',
-    };
-  }
-  const body = (await res.json().catch(() => ({}))) as ProblemBody;
-  if (res.ok) return { ok: true, status: res.status, body };
-  const cause = `HTTP ${res.status}: ${body.message ?? res.statusText}`;
-  const details = body.details?.map((d) => `\n  ${d.path || '(request)'}: ${d.message}`).join('') ?? '';
-  const running = body.jobId ? `\nFollow that job with: npm run dlq -- job ${body.jobId}` : '';
-  const problem = `${cause}${details}${running}${authHint(body.error, token)}`;
-  return { ok: false, retryable: res.status === 503, cause, problem };
-}
-
-/** One request whose refusal ends the command (exit 1, the API's message and details on stderr). */
-async function call(url: string, init: RequestInit, token: string | undefined): Promise<unknown> {
-  const answer = await request(url, init, token);
-  if (!answer.ok) return fail(answer.problem, 1);
-  return answer.body;
-}
-
-/** What to do about a refused token, after the API's own message; never shows the token. */
-function authHint(error: string | undefined, token: string | undefined): string {
-  if (error === 'admin_api_disabled') {
-    return (
-      '\nThe mailer was started without ADMIN_TOKEN. Restart it with ADMIN_TOKEN set (e.g. to the output of ' +
-      '`openssl rand -hex 32`), then give the same token here with --token or ADMIN_TOKEN.'
-    );
-  }
-  if (error === 'unauthorized') {
-    return token
-      ? "\nThe token given (--token or ADMIN_TOKEN) is not the mailer's ADMIN_TOKEN."
-      : "\nNo token was given: pass the mailer's ADMIN_TOKEN with --token or set ADMIN_TOKEN.";
-  }
-  return '';
 }
 
 /** The filter as the API names it (query keys and JSON members alike). */
@@ -365,17 +303,6 @@ async function purge(args: Args<'purge'>): Promise<void> {
   if (body.ids.length === 0) return;
   const more = body.ids.length - SHOWN_IDS;
   out(`ids: ${body.ids.slice(0, SHOWN_IDS).join(', ')}${more > 0 ? `, … and ${more} more (--json lists all)` : ''}`);
-}
-
-/**
- * A reader that has closed its end (`npm run dlq -- list | head -1`) needs nothing more: stop
- * quietly instead of dying on the write error with a stack trace.
- */
-function endQuietlyOnClosedStdout(): void {
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
 }
 
 async function main(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { ConfirmChannel } from 'amqplib';
 import { ErrorCodes, isAppError, type MailEventType } from '@order-mail/shared/contract';
-import { createConfirmedPublisher, type BrokerLink } from '@order-mail/shared/broker';
+import { createConfirmedPublisher, type BrokerLink, type ConfirmedPublisher } from '@order-mail/shared/broker';
 import type { Logger } from '@order-mail/shared/logger';
 import { toMailEvent, type Outbox, type OutboxEntry, type OutboxLease } from '../../domain/mail-events';
 
@@ -8,6 +8,11 @@ import { toMailEvent, type Outbox, type OutboxEntry, type OutboxLease } from '..
 const BATCH_SIZE = 200;
 /** How often an idle relay looks at the outbox (a write in this process wakes it at once). */
 const POLL_INTERVAL_MS = 500;
+/**
+ * How soon a woken relay looks: events written within this time go out in one batch (one read,
+ * one delete, one round of confirms) instead of one round each.
+ */
+const WAKE_DELAY_MS = 50;
 /** How often a mailer that is not the relay tries to become it. */
 const LEAD_RETRY_MS = 2000;
 
@@ -30,7 +35,7 @@ export interface OutboxRelayOptions {
 export interface OutboxRelay {
   /** Starts the loop (once). */
   start(): void;
-  /** Looks at the outbox now instead of at the next poll: the ledger just wrote events. */
+  /** Looks at the outbox soon (within WAKE_DELAY_MS) instead of at the next poll: the ledger just wrote events. */
   wake(): void;
   /** Finishes the batch under way, gives up the lease; resolves once the loop has ended. */
   stop(): Promise<void>;
@@ -49,19 +54,26 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const state = {
     stopping: false,
     lease: null as OutboxLease | null,
-    channel: null as ConfirmChannel | null,
-    wake: null as (() => void) | null,
+    out: null as Publishing | null,
+    wake: null as ((now?: boolean) => void) | null,
     loop: null as Promise<void> | null,
   };
+  // A wait that `wake` shortens to WAKE_DELAY_MS (and `stop` ends at once).
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
+      let timer = setTimeout(done, ms);
+      const until = Date.now() + ms;
       function done() {
         clearTimeout(timer);
         state.wake = null;
         resolve();
       }
-      state.wake = done;
+      state.wake = (now = false) => {
+        if (now) return done();
+        if (until - Date.now() <= WAKE_DELAY_MS) return;
+        clearTimeout(timer);
+        timer = setTimeout(done, WAKE_DELAY_MS);
+      };
     });
 
   async function loop(): Promise<void> {
@@ -88,16 +100,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
     async stop() {
       state.stopping = true;
-      state.wake?.();
+      state.wake?.(true);
       await state.loop;
     },
   };
 }
 
+/** A confirm channel and the one publisher on it (each publisher listens to the channel's returns). */
+type Publishing = { channel: ConfirmChannel; publisher: ConfirmedPublisher };
+
 type RelayState = {
   stopping: boolean;
   lease: OutboxLease | null;
-  channel: ConfirmChannel | null;
+  out: Publishing | null;
 };
 
 /** One round of the loop; resolves with how long to wait before the next (0: at once). */
@@ -118,15 +133,14 @@ async function round(options: OutboxRelayOptions, state: RelayState): Promise<nu
     await new Promise((r) => setTimeout(r, options.faultPauseMs));
     if (state.stopping) return 0;
   }
-  state.channel ??= await openChannel(link, options.logger);
-  await publishAll(options, state.channel, entries);
+  state.out ??= await openPublishing(link, options);
+  await publishAll(options, state.out.publisher, entries);
   await state.lease.remove(entries.map((e) => e.id));
   return entries.length === BATCH_SIZE ? 0 : POLL_INTERVAL_MS;
 }
 
 /** Publishes `entries` in order on one channel and waits for every confirm; rejects if any fails. */
-async function publishAll(options: OutboxRelayOptions, channel: ConfirmChannel, entries: OutboxEntry[]) {
-  const publisher = createConfirmedPublisher(channel, options.confirmTimeoutMs);
+async function publishAll(options: OutboxRelayOptions, publisher: ConfirmedPublisher, entries: OutboxEntry[]) {
   const results = await Promise.allSettled(
     entries.map((entry) =>
       publisher.publish(options.exchange, entry.type, Buffer.from(JSON.stringify(toMailEvent(entry))), {
@@ -145,17 +159,18 @@ async function publishAll(options: OutboxRelayOptions, channel: ConfirmChannel, 
   results.forEach((r, i) => options.onPublished?.(entries[i].type, r.status === 'fulfilled'));
 }
 
-async function openChannel(link: BrokerLink, logger: Logger): Promise<ConfirmChannel> {
+/** A confirm channel with its publisher, kept for every batch until it fails. */
+async function openPublishing(link: BrokerLink, options: OutboxRelayOptions): Promise<Publishing> {
   const channel = await link.openConfirmChannel();
   // Every channel needs an error listener: an unhandled 'error' would crash the process.
-  channel.on('error', (err: Error) => logger.warn({ err }, 'delivery-event channel failed'));
-  return channel;
+  channel.on('error', (err: Error) => options.logger.warn({ err }, 'delivery-event channel failed'));
+  return { channel, publisher: createConfirmedPublisher(channel, options.confirmTimeoutMs) };
 }
 
 async function dropChannel(state: RelayState): Promise<void> {
-  const channel = state.channel;
-  state.channel = null;
-  await channel?.close().catch(() => undefined);
+  const out = state.out;
+  state.out = null;
+  await out?.channel.close().catch(() => undefined);
 }
 
 async function giveUpLease(state: RelayState): Promise<void> {
