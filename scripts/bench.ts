@@ -253,7 +253,8 @@ async function measureKillLoop(options: Options, sink: SmtpSink): Promise<KillLo
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
-const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 0)} MB`;
+// Decimal megabytes (10^6 bytes), the unit the targets are stated in.
+const mb = (bytes: number) => `${fmt(bytes / 1e6, 0)} MB`;
 
 /** The SIGKILL loop's rows of the table. */
 function killLoopRows(k: KillLoopResult): [string, string, string][] {

@@ -46,3 +46,18 @@ export function maskEmail(address: string): string {
   if (at <= 0) return '***';
   return `${address[0]}***${address.slice(at)}`;
 }
+
+// `local@domain` inside free text (SMTP replies quote it as `<ada@example.com>`): a local part of
+// characters that cannot delimit an address, then a hostname.
+const ADDRESS_IN_TEXT =
+  /[^\s<>"'(),;:@[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*/g;
+
+/**
+ * `text` with every address in it masked as `maskEmail` does, for log fields that carry text
+ * from outside: an SMTP server's reply often quotes the recipient (Postfix: `550 5.1.1
+ * <ada@example.com>: Recipient address rejected`) → `550 5.1.1 <a***@example.com>: …`.
+ * `undefined` stays `undefined`.
+ */
+export function maskEmailsIn<T extends string | undefined>(text: T): T {
+  return (text === undefined ? text : text.replace(ADDRESS_IN_TEXT, (address) => maskEmail(address))) as T;
+}

@@ -54,7 +54,7 @@ export const mailEventSchema = z
     recipient: z
       .string()
       .nullable()
-      .describe('The recipient’s address; null once erased (DELETE /recipients/:address).'),
+      .describe('The recipient’s address; null is reserved for a recipient whose personal data was erased.'),
     status: z
       .enum(['sent', 'retrying', 'dead', 'suppressed'])
       .describe('The delivery’s ledger status after this event.'),

@@ -84,8 +84,8 @@ describe('replaying dead letters whose recipient is suppressed (real RabbitMQ, P
       suppressed: { count: 1, deadLetterIds: [letterIds['RS-gone']], skipped: true },
     });
     expect(cli.code).toBe(0);
-    expect(cli.stdout).toContain('dry run: 2 dead letter(s) would be replayed\n');
-    expect(cli.stdout).toContain(`of which 1 would be skipped as suppressed`);
+    expect(cli.stdout).toContain('dry run: 2 dead letter(s) match: 1 would be replayed, 1 skipped as suppressed\n');
+    expect(cli.stdout).toContain(`skipped as suppressed (recipient on the suppression list`);
     expect(cli.stdout).toMatch(new RegExp(`--force sends them\\): ${letterIds['RS-gone']}$`, 'm'));
     expect(await letterState(letterIds['RS-gone'])).toBe('dead');
     expect(smtp.mails).toHaveLength(0);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, isAppError, type OrderConfirmedEvent } from '@order-mail/shared/contract';
-import { maskEmail } from '@order-mail/shared/diagnostics';
+import { maskEmail, maskEmailsIn } from '@order-mail/shared/diagnostics';
 import type { Logger } from '@order-mail/shared/logger';
 import { classifyFailure } from './classify-failure';
 import type { SendClaim } from './delivery-ledger';
@@ -115,7 +115,10 @@ async function recordSent(
     // Only possible when this send outlived the grace period and another attempt resent it.
     log.error({ attempt }, 'another attempt had already sent this order: a duplicate email went out');
   }
-  log.info({ recipient: maskEmail(email.to.address), attempt, smtpResponse: receipt.response }, 'email sent');
+  log.info(
+    { recipient: maskEmail(email.to.address), attempt, smtpResponse: maskEmailsIn(receipt.response) },
+    'email sent',
+  );
   return { ...ids, action: 'ack', result: 'sent', smtpResponse: receipt.response };
 }
 
@@ -135,13 +138,33 @@ function rejectionOf(
   };
 }
 
+/** The failed send's log lines; the reply may quote the recipient, so no line carries a whole address. */
+function logFailedSend(
+  { log, claim, email }: Pick<SendJob, 'log' | 'claim' | 'email'>,
+  failureClass: FailureInfo['failureClass'],
+  sendFailure: SendFailure,
+  suppressing: boolean,
+): void {
+  const fields = {
+    attempt: claim.attempt,
+    failureClass,
+    smtpCode: sendFailure.responseCode,
+    error: maskEmailsIn(sendFailure.message),
+  };
+  if (suppressing) {
+    log.warn({ recipient: maskEmail(email.to.address) }, 'recipient refused for good; suppressing the address');
+  }
+  if (failureClass === 'auth') log.error(fields, 'SMTP authentication failed; retrying slowly');
+  else log.warn(fields, 'send failed');
+}
+
 /** Classifies a failed send, records it, and turns the retry policy's step into an outcome. */
 async function recordFailedSend(
   deps: MailWorkerDeps,
   job: SendJob,
   sendFailure: SendFailure,
 ): Promise<DeliveryOutcome> {
-  const { claim, ids, history, log, email } = job;
+  const { claim, ids, history, log } = job;
   const { attempt } = claim;
   const failureClass = classifyFailure(sendFailure.facts);
   const rejection = failureClass === 'permanent' ? rejectionOf(deps, job, sendFailure) : undefined;
@@ -162,11 +185,7 @@ async function recordFailedSend(
     reason: step.action === 'dead-letter' ? step.reason : failureClass,
     rejection,
   });
-  const fields = { attempt, failureClass, smtpCode: sendFailure.responseCode, error: sendFailure.message };
-  if (rejection)
-    log.warn({ recipient: maskEmail(email.to.address) }, 'recipient refused for good; suppressing the address');
-  if (failureClass === 'auth') log.error(fields, 'SMTP authentication failed; retrying slowly');
-  else log.warn(fields, 'send failed');
+  logFailedSend(job, failureClass, sendFailure, rejection !== undefined);
   if (claimLost) {
     // Another attempt owns the delivery now: look again after it has had its chance.
     log.warn({ attempt }, 'this attempt no longer holds the delivery; holding the message');

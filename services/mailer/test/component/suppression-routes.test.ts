@@ -359,7 +359,7 @@ describe('suppression-list admin routes on PostgreSQL', () => {
         {},
         [
           ['address', /expected string/],
-          ['reason', /expected string/],
+          ['reason', /^required: why the address is suppressed$/],
         ],
       ],
       ['an invalid address', 'POST', '/suppressions', { address: 'ada', reason: 'r' }, [['address', INVALID_ADDRESS]]],
@@ -377,7 +377,13 @@ describe('suppression-list admin routes on PostgreSQL', () => {
         { address: 42, reason: 'r' },
         [['address', /expected string/]],
       ],
-      ['no reason', 'POST', '/suppressions', { address: 'ada@example.com' }, [['reason', /expected string/]]],
+      [
+        'no reason',
+        'POST',
+        '/suppressions',
+        { address: 'ada@example.com' },
+        [['reason', /^required: why the address is suppressed$/]],
+      ],
       [
         'an empty reason',
         'POST',

@@ -797,6 +797,22 @@ describe('mail worker', () => {
       expect(ledger.suppressed.has(event.order.customer.email)).toBe(suppress);
     });
 
+    it('when the reply quotes the recipient, then no log line carries the whole address', async () => {
+      // Arrange
+      const { worker, transport, logs } = workerHarness();
+      const event = sampleEvent();
+      const reply = `550 5.1.1 <${event.order.customer.email}>: Recipient address rejected`;
+      transport.nextFails({ ...sendFailure(FACTS.permanent, `Can't send mail - ${reply}`, reply), command: 'RCPT TO' });
+
+      // Act
+      await worker.process(event, freshHistory());
+
+      // Assert
+      expect(logs.length).toBeGreaterThan(0);
+      expect(JSON.stringify(logs)).not.toContain(event.order.customer.email);
+      expect(JSON.stringify(logs)).toContain('a***@example.com');
+    });
+
     it('when the next order goes to the same address, then it is not sent', async () => {
       // Arrange
       const { worker, transport } = workerHarness();

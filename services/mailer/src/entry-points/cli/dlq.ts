@@ -244,7 +244,14 @@ function suppressedLine(suppressed: ReplayPreview['suppressed'], force: boolean)
   const ids = `${suppressed.deadLetterIds.join(', ')}${more > 0 ? `, … and ${more} more` : ''}`;
   return force
     ? `of which ${suppressed.count} to a suppressed recipient, sent anyway (--force): ${ids}`
-    : `of which ${suppressed.count} would be skipped as suppressed (recipient on the suppression list; --force sends them): ${ids}`;
+    : `skipped as suppressed (recipient on the suppression list; --force sends them): ${ids}`;
+}
+
+/** `N dead letter(s) would be replayed`, or, when some would be skipped, how many of each. */
+function dryRunCount(preview: ReplayPreview, force: boolean): string {
+  const skipped = force ? 0 : preview.suppressed.count;
+  if (skipped === 0) return `${preview.matched} dead letter(s) would be replayed`;
+  return `${preview.matched} dead letter(s) match: ${preview.matched - skipped} would be replayed, ${skipped} skipped as suppressed`;
 }
 
 async function replay(args: Args<'replay'>): Promise<void> {
@@ -260,7 +267,7 @@ async function replay(args: Args<'replay'>): Promise<void> {
   if (args.dryRun) {
     const preview = answer as ReplayPreview;
     if (args.json) return out(JSON.stringify(preview, null, 2));
-    out(`dry run: ${preview.matched} dead letter(s) would be replayed`);
+    out(`dry run: ${dryRunCount(preview, args.force)}`);
     const suppressed = suppressedLine(preview.suppressed, args.force);
     if (suppressed) out(suppressed);
     return printLetters(preview.deadLetters);

@@ -39,10 +39,14 @@ const cursorSchema = z
   .refine(Number.isSafeInteger, { message: 'must be a nextCursor as GET /suppressions gave it (a whole number)' });
 
 /** Why the entry was made: `suppressionReasonProblem`'s rule (1-500 characters, one line, not blank). */
-const reasonSchema = z.string().superRefine((value, ctx) => {
-  const problem = suppressionReasonProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+const reasonSchema = z
+  .string({
+    error: (issue) => (issue.input === undefined ? 'required: why the address is suppressed' : 'must be a string'),
+  })
+  .superRefine((value, ctx) => {
+    const problem = suppressionReasonProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const listQuery = z.strictObject({
   address: addressSchema.optional(),

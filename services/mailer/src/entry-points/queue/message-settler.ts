@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { maskEmailsIn } from '@order-mail/shared/diagnostics';
 import type { Logger } from '@order-mail/shared/logger';
 import type { Channel, ConfirmedPublisher, ConsumeMessage } from '@order-mail/shared/broker';
 import { holdQueueName, retryQueueName, type MailerTopology } from '../../adapters/broker/mailer-topology';
@@ -93,7 +94,8 @@ export class MessageSettler {
             reason: outcome.reason,
             ...countFields(outcome.counts),
             smtpCode: outcome.failure.responseCode,
-            error: outcome.failure.message,
+            // The reply may quote the recipient: logs never carry a whole address.
+            error: maskEmailsIn(outcome.failure.message),
           },
           'message dead-lettered',
         );
