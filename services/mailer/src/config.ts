@@ -15,6 +15,15 @@ import {
 } from '@order-mail/shared/config';
 import type { ShopIdentity } from './domain/order-email';
 
+/** A number of whole days from 1 to 3650 in an environment string (`30`; no unit), `fallback` when unset. */
+function wholeDaysSchema(fallback: number) {
+  return z
+    .string()
+    .regex(/^[0-9]{1,4}$/, { message: `must be a whole number of days from 1 to 3650, e.g. ${fallback} (no unit)` })
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(3650))
+    .default(fallback);
+}
 /** What is wrong with one RETRY_DELAYS entry, or null when it is a duration of 1 ms to `MAX_DURATION_MS`. */
 function retryDelayProblem(text: string): string | null {
   const ms = parseDuration(text);
@@ -145,12 +154,13 @@ export const mailerConfigSchema = commonConfigSchema
     /** Dead letters moved back to the work queue per second during a replay. */
     REPLAY_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(50),
     /** Whole days (1-3650): replayed and purged dead-letter records older than this are deleted, hourly. */
-    DEAD_LETTER_RETENTION_DAYS: z
-      .string()
-      .regex(/^[0-9]{1,4}$/, { message: 'must be a whole number of days from 1 to 3650, e.g. 30 (no unit)' })
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(3650))
-      .default(30),
+    DEAD_LETTER_RETENTION_DAYS: wholeDaysSchema(30),
+    /**
+     * Whole days (1-3650): ledger rows last changed longer ago lose their personal data, hourly
+     * (recipient, its hash, subject, SMTP replies and error texts); the order id and status stay,
+     * so an old order is still never sent twice.
+     */
+    LEDGER_PII_RETENTION_DAYS: wholeDaysSchema(90),
     /**
      * Bearer token of the admin API (/deliveries, /dead-letters): `Authorization: Bearer <token>`.
      * Unset, the admin API is off (403 `admin_api_disabled`); health, readiness and metrics stay open.

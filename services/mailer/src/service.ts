@@ -13,6 +13,7 @@ import { createPgSuppressionList } from './adapters/db/suppressions-pg';
 import { createDeadLetterMetrics } from './adapters/metrics/dead-letter-metrics';
 import { createOutboxMetrics } from './adapters/metrics/outbox-metrics';
 import { createPgOutbox } from './adapters/db/outbox-pg';
+import { removeExpiredPersonalData } from './adapters/db/pii-retention-pg';
 import { createInFlightGauge, createMailerMetrics } from './adapters/metrics/mailer-metrics';
 import { startSmtpMonitor } from './adapters/smtp/smtp-monitor';
 import { createSmtpTransport, type SmtpTransport } from './adapters/smtp/smtp-transport';
@@ -112,7 +113,7 @@ export async function startMailer(
   });
   const databaseMonitor = setInterval(() => void parts.database.check(), DATABASE_RECHECK_MS);
   databaseMonitor.unref();
-  const retention = setInterval(() => void removeExpiredDeadLetters(config, parts, logger), RETENTION_INTERVAL_MS);
+  const retention = setInterval(() => void applyRetention(config, parts, logger), RETENTION_INTERVAL_MS);
   retention.unref();
   const startup = new AbortController();
   const started = migrateThenConsume(config, parts, logger, startup.signal);
@@ -385,9 +386,28 @@ function suppressionsOnceMigrated(state: { migrated: boolean }, list: Suppressio
   };
 }
 
-/** Deletes replayed and purged dead-letter records past their retention; a failure is logged and tried next time. */
-async function removeExpiredDeadLetters(config: MailerConfig, parts: MailerParts, logger: Logger): Promise<void> {
+/**
+ * The hourly retention: replayed and purged dead-letter records past DEAD_LETTER_RETENTION_DAYS
+ * are deleted, and ledger rows past LEDGER_PII_RETENTION_DAYS lose their personal data. A
+ * failure is logged and tried again at the next run.
+ */
+async function applyRetention(config: MailerConfig, parts: MailerParts, logger: Logger): Promise<void> {
   if (!parts.ledgerState.migrated) return;
+  await removeExpiredDeadLetters(config, parts, logger);
+  try {
+    const cleaned = await removeExpiredPersonalData(parts.database.pool, config.LEDGER_PII_RETENTION_DAYS);
+    if (cleaned > 0) {
+      logger.info(
+        { cleaned, retentionDays: config.LEDGER_PII_RETENTION_DAYS },
+        'personal data removed from old deliveries',
+      );
+    }
+  } catch (err) {
+    logger.warn({ err }, 'could not remove personal data from old deliveries; trying again in an hour');
+  }
+}
+
+async function removeExpiredDeadLetters(config: MailerConfig, parts: MailerParts, logger: Logger): Promise<void> {
   try {
     const removed = await parts.records.removeExpired(config.DEAD_LETTER_RETENTION_DAYS);
     if (removed > 0) {
@@ -418,5 +438,5 @@ async function migrateThenConsume(
   await parts.recorder.start();
   parts.replays.startResuming();
   parts.relay.start();
-  await removeExpiredDeadLetters(config, parts, logger);
+  await applyRetention(config, parts, logger);
 }

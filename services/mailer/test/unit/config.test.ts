@@ -29,6 +29,7 @@ describe('loadMailerConfig', () => {
         DATABASE_SCHEMA: 'mailer',
         REPLAY_RATE_PER_SECOND: 50,
         DEAD_LETTER_RETENTION_DAYS: 30,
+        LEDGER_PII_RETENTION_DAYS: 90,
         SMTP_URL: 'smtp://127.0.0.1:1025',
         SMTP_POOL_SIZE: 5,
         SMTP_CONNECTION_TIMEOUT_MS: 10000,
@@ -123,30 +124,33 @@ describe('loadMailerConfig', () => {
     });
   });
 
-  describe('DEAD_LETTER_RETENTION_DAYS', () => {
+  describe.each([
+    ['DEAD_LETTER_RETENTION_DAYS', 30],
+    ['LEDGER_PII_RETENTION_DAYS', 90],
+  ] as const)('%s (whole days, default %i)', (key, fallback) => {
     it.each([
       ['1', 1],
       ['30', 30],
       ['3650', 3650],
     ])('when it is %p, then it is %i days', (value, days) => {
       // Act
-      const config = loadMailerConfig({ DEAD_LETTER_RETENTION_DAYS: value });
+      const config = loadMailerConfig({ [key]: value });
 
       // Assert
-      expect(config.DEAD_LETTER_RETENTION_DAYS).toBe(days);
+      expect(config[key]).toBe(days);
     });
 
     it.each(['0', '3651', '1.5', '-1', 'a month', '30d'])('when it is %p, then the error names it', (value) => {
       // Act
-      const err = configError({ DEAD_LETTER_RETENTION_DAYS: value });
+      const err = configError({ [key]: value });
 
       // Assert
-      expect(keysNamedIn(err.message)).toEqual(['DEAD_LETTER_RETENTION_DAYS']);
+      expect(keysNamedIn(err.message)).toEqual([key]);
     });
 
     it('when it is given with a unit, then the error says it takes whole days without one', () => {
-      expect(configError({ DEAD_LETTER_RETENTION_DAYS: '30d' }).message).toContain(
-        'must be a whole number of days from 1 to 3650, e.g. 30 (no unit)',
+      expect(configError({ [key]: '30d' }).message).toContain(
+        `must be a whole number of days from 1 to 3650, e.g. ${fallback} (no unit)`,
       );
     });
   });
