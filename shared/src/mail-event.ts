@@ -54,7 +54,9 @@ export const mailEventSchema = z
     recipient: z
       .string()
       .nullable()
-      .describe('The recipient’s address; null is reserved for a recipient whose personal data was erased.'),
+      .describe(
+        'The recipient’s address; null when the person’s data was erased (DELETE /recipients/:address) before the event went out.',
+      ),
     status: z
       .enum(['sent', 'retrying', 'dead', 'suppressed'])
       .describe('The delivery’s ledger status after this event.'),

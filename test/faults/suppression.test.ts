@@ -182,6 +182,54 @@ describe('suppression of recipients the SMTP server refused for good (real Rabbi
     expect(deliveries.every((d) => d.recipient === GONE)).toBe(true);
   });
 
+  it('when a person asks to be erased (DELETE /recipients/:address), then their ledger rows, suppression entry and dead letters lose the address, and the address stays suppressed by its hash', async () => {
+    // Arrange
+    const admin = { ...ADMIN_AUTH, 'content-type': 'application/json' };
+    const added = await fetch(`${stack.mailerUrl}/suppressions`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ address: GONE, reason: 'Customer asked for no more email' }),
+    });
+    expect(added.status).toBe(201);
+
+    // Act
+    const res = await fetch(`${stack.mailerUrl}/recipients/${encodeURIComponent('gone@EXAMPLE.com')}`, {
+      method: 'DELETE',
+      headers: ADMIN_AUTH,
+    });
+
+    // Assert
+    expect(res.status).toBe(200);
+    expect(await jsonOf(res)).toEqual({
+      address: 'g***@example.com',
+      erased: { deliveries: 3, suppressions: 1, outboxEvents: 0, deadLetters: 1 },
+    });
+    const rows = await query<RecipientRow & { order_id: string }>(
+      `SELECT order_id, status, recipient, subject FROM "${stack.names.schema}".deliveries
+       WHERE order_id IN ('S1-550', 'S2-suppressed', 'S4-reactivated') ORDER BY order_id`,
+    );
+    expect(rows.map((r) => [r.order_id, r.status, r.recipient, r.subject])).toEqual([
+      ['S1-550', 'dead', null, null],
+      ['S2-suppressed', 'suppressed', null, null],
+      ['S4-reactivated', 'sent', null, null],
+    ]);
+    expect(await suppressions()).toEqual([
+      expect.objectContaining({ address: null, origin: 'manual', reason: 'erased', domain: 'example.com' }),
+    ]);
+    const [letter] = await deadLetterRows(stack.names.schema);
+    expect(letter.content.length).toBe(0);
+    const search = await jsonOf(
+      fetch(`${stack.mailerUrl}/deliveries?recipient=${encodeURIComponent(GONE)}`, { headers: ADMIN_AUTH }),
+    );
+    expect(search.deliveries).toEqual([]);
+
+    // And the address is still suppressed: a new order to it contacts nobody.
+    const seenBefore = recipientsOf(GONE);
+    await postOrder('S6-after-erasure', GONE);
+    await finalStatus('S6-after-erasure', 'suppressed');
+    expect(recipientsOf(GONE)).toBe(seenBefore);
+  });
+
   it('when the recipient filter is not an address, then the admin API answers 400 naming the field', async () => {
     // Act
     const res = await fetch(`${stack.mailerUrl}/deliveries?recipient=not-an-address`, { headers: ADMIN_AUTH });

@@ -14,6 +14,8 @@ import { createDeadLetterMetrics } from './adapters/metrics/dead-letter-metrics'
 import { createOutboxMetrics } from './adapters/metrics/outbox-metrics';
 import { createPgOutbox } from './adapters/db/outbox-pg';
 import { removeExpiredPersonalData } from './adapters/db/pii-retention-pg';
+import { createPgErasure } from './adapters/db/erasure-pg';
+import type { RecipientErasure } from './domain/erasure';
 import { createInFlightGauge, createMailerMetrics } from './adapters/metrics/mailer-metrics';
 import { startSmtpMonitor } from './adapters/smtp/smtp-monitor';
 import { createSmtpTransport, type SmtpTransport } from './adapters/smtp/smtp-transport';
@@ -220,7 +222,7 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
     ledger,
     deadLetters: guarded.records,
     replays: guarded.replays,
-    suppressions: suppressionsOnceMigrated(ledgerState, createPgSuppressionList(database.pool)),
+    ...recipientPortsOnceMigrated(ledgerState, database.pool),
     logger,
     adminToken: config.ADMIN_TOKEN,
     retryAfterSeconds: RETRY_AFTER_SECONDS,
@@ -383,6 +385,25 @@ function suppressionsOnceMigrated(state: { migrated: boolean }, list: Suppressio
     add: (entry) => ready(() => list.add(entry)),
     remove: (address) => ready(() => list.remove(address)),
     suppressedAmong: (addresses) => ready(() => list.suppressedAmong(addresses)),
+  };
+}
+
+/** The suppression list and erasure as the admin API uses them: like `onceMigrated`, a 503 until migrated. */
+function recipientPortsOnceMigrated(
+  state: { migrated: boolean },
+  pool: Database['pool'],
+): { suppressions: SuppressionList; erasure: RecipientErasure } {
+  const erasure = createPgErasure(pool);
+  return {
+    suppressions: suppressionsOnceMigrated(state, createPgSuppressionList(pool)),
+    erasure: {
+      erase: (key, erasedBy) =>
+        state.migrated
+          ? erasure.erase(key, erasedBy)
+          : Promise.reject(
+              new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database'),
+            ),
+    },
   };
 }
 

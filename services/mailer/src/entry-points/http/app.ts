@@ -24,6 +24,8 @@ import { adminTokenId, noQuery, orderIdSchema, parse, parseQuery, queryIntOr } f
 import { createDeadLetterRouter } from './dead-letter-routes';
 import { createPreviewRouter } from './preview-route';
 import { createSuppressionRouter } from './suppression-routes';
+import { createRecipientRouter } from './recipient-routes';
+import type { RecipientErasure } from '../../domain/erasure';
 
 export { replayRequestSchema } from './dead-letter-routes';
 
@@ -37,6 +39,8 @@ export interface MailerAppDeps {
   replays: DeadLetterReplays;
   /** The suppression list (table `suppressions`): listed, added to and removed from by the admin API; absent: no such routes. */
   suppressions?: SuppressionList;
+  /** Erasure of a person's data (`DELETE /recipients/:address`); absent: no such route. */
+  erasure?: RecipientErasure;
   logger: Logger;
   adminToken?: string;
   retryAfterSeconds: number;
@@ -45,7 +49,20 @@ export interface MailerAppDeps {
 }
 
 /** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`, `/suppressions…`). */
-const ADMIN_PATHS = ['/deliveries', '/dead-letters', '/suppressions'];
+const ADMIN_PATHS = ['/deliveries', '/dead-letters', '/suppressions', '/recipients'];
+
+/** The suppression-list and erasure routes, when their ports are given. */
+function mountRecipientRouters(admin: express.Router, deps: MailerAppDeps): void {
+  // Without a token the routes are off (requireToken), so no request is ever made as "admin:".
+  const actor = deps.adminToken ? `admin:${adminTokenId(deps.adminToken)}` : 'admin:';
+  const { logger } = deps;
+  if (deps.suppressions) {
+    admin.use(
+      createSuppressionRouter({ suppressions: deps.suppressions, logger, actor, maxBodyBytes: ADMIN_MAX_BODY_BYTES }),
+    );
+  }
+  if (deps.erasure) admin.use(createRecipientRouter({ erasure: deps.erasure, logger, actor }));
+}
 
 /** Largest body the admin API reads (`POST /dead-letters/replay`); a larger one is a 413. */
 export const ADMIN_MAX_BODY_BYTES = 16 * 1024;
@@ -157,16 +174,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
       maxBodyBytes: ADMIN_MAX_BODY_BYTES,
     }),
   );
-  if (deps.suppressions) {
-    admin.use(
-      createSuppressionRouter({
-        suppressions: deps.suppressions,
-        logger,
-        actor: deps.adminToken ? `admin:${adminTokenId(deps.adminToken)}` : 'admin:',
-        maxBodyBytes: ADMIN_MAX_BODY_BYTES,
-      }),
-    );
-  }
+  mountRecipientRouters(admin, deps);
 
   app.use(admin);
   app.use(notFoundHandler);
