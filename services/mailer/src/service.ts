@@ -341,20 +341,25 @@ function warnAboutFaultInjection(config: MailerConfig, logger: Logger): void {
 }
 
 /**
- * The dead-letter ports as the admin API uses them: until the migrations are applied (the tables
- * may not exist yet), every call rejects with AppError DATABASE_UNAVAILABLE (a 503 naming the wait).
+ * Runs a call of an admin port only once the migrations are applied (the tables may not exist
+ * yet); before, it rejects with AppError DATABASE_UNAVAILABLE (a 503 naming the wait).
  */
-function onceMigrated(
-  state: { migrated: boolean },
-  records: DeadLetterRecords,
-  replays: DeadLetterReplays,
-): { records: DeadLetterRecords; replays: DeadLetterReplays } {
-  const ready = <T>(call: () => Promise<T>): Promise<T> =>
+function whenMigrated(state: { migrated: boolean }) {
+  return <T>(call: () => Promise<T>): Promise<T> =>
     state.migrated
       ? call()
       : Promise.reject(
           new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database'),
         );
+}
+
+/** The dead-letter ports as the admin API uses them, each call `whenMigrated`. */
+function onceMigrated(
+  state: { migrated: boolean },
+  records: DeadLetterRecords,
+  replays: DeadLetterReplays,
+): { records: DeadLetterRecords; replays: DeadLetterReplays } {
+  const ready = whenMigrated(state);
   return {
     records: {
       list: (filter, page) => ready(() => records.list(filter, page)),
@@ -372,38 +377,22 @@ function onceMigrated(
   };
 }
 
-/** The suppression list as the admin API uses it: like `onceMigrated`, a 503 until the migrations are applied. */
-function suppressionsOnceMigrated(state: { migrated: boolean }, list: SuppressionList): SuppressionList {
-  const ready = <T>(call: () => Promise<T>): Promise<T> =>
-    state.migrated
-      ? call()
-      : Promise.reject(
-          new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database'),
-        );
-  return {
-    list: (query) => ready(() => list.list(query)),
-    add: (entry) => ready(() => list.add(entry)),
-    remove: (address) => ready(() => list.remove(address)),
-    suppressedAmong: (addresses) => ready(() => list.suppressedAmong(addresses)),
-  };
-}
-
-/** The suppression list and erasure as the admin API uses them: like `onceMigrated`, a 503 until migrated. */
+/** The suppression list and erasure as the admin API uses them, each call `whenMigrated`. */
 function recipientPortsOnceMigrated(
   state: { migrated: boolean },
   pool: Database['pool'],
 ): { suppressions: SuppressionList; erasure: RecipientErasure } {
+  const ready = whenMigrated(state);
+  const list = createPgSuppressionList(pool);
   const erasure = createPgErasure(pool);
   return {
-    suppressions: suppressionsOnceMigrated(state, createPgSuppressionList(pool)),
-    erasure: {
-      erase: (key, erasedBy) =>
-        state.migrated
-          ? erasure.erase(key, erasedBy)
-          : Promise.reject(
-              new AppError(ErrorCodes.DATABASE_UNAVAILABLE, 'The mailer is still waiting for its ledger database'),
-            ),
+    suppressions: {
+      list: (query) => ready(() => list.list(query)),
+      add: (entry) => ready(() => list.add(entry)),
+      remove: (address) => ready(() => list.remove(address)),
+      suppressedAmong: (addresses) => ready(() => list.suppressedAmong(addresses)),
     },
+    erasure: { erase: (key, erasedBy) => ready(() => erasure.erase(key, erasedBy)) },
   };
 }
 

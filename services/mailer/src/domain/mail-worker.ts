@@ -11,7 +11,7 @@ import {
 } from './order-email';
 import type { MailTransport, TemplateRenderer, WorkerMetrics } from './ports';
 import type { RetrySchedule } from './retry-policy';
-import { suppressionKeyOf } from './suppression';
+import { recipientKeyOf } from './suppression';
 import { renderEmail, sendAndRecord, type SendJob } from './send-steps';
 import { createSendSlots, type SendSlots } from './send-slots';
 
@@ -96,7 +96,6 @@ function claimDelivery(
   locale: string,
 ): ReturnType<DeliveryLedger['claim']> {
   const recipient = email.to.address;
-  const key = suppressionKeyOf(recipient);
   return deps.ledger.claim({
     eventKind: ORDER_CONFIRMED_EVENT_TYPE,
     orderId: ids.orderId,
@@ -107,8 +106,7 @@ function claimDelivery(
     messageId: email.messageId,
     replayed: history.replayed,
     recipient,
-    // The order API normalised the address; should it not parse, it still has one key of its own.
-    recipientKey: key.ok ? key.key : recipient,
+    recipientKey: recipientKeyOf(recipient).key,
     subject: email.subject,
     template: email.template,
     locale,

@@ -12,7 +12,7 @@ import type {
   ReplayPreview,
   ReplaySkipReason,
 } from './dead-letters';
-import { suppressionKeyOf } from './suppression';
+import { recipientKeyOf } from './suppression';
 
 /** A dead letter as a job finds it under its row lock: null when the record is gone (retention deletes purged ones). */
 export interface ReplayLetterState {
@@ -66,7 +66,7 @@ export function decideReplayStep(letter: ReplayLetterState | null, job: ReplaySt
 }
 
 /**
- * The suppression key (`suppressionKeyOf(...).key`) of the recipient a dead letter's copy would be
+ * The suppression key (`recipientKeyOf(...).key`) of the recipient a dead letter's copy would be
  * sent to: its body's `order.customer.email`, read leniently (any body: a dead letter may be
  * anything). An address that does not parse is its own key, as the worker keys it. Null when the
  * body is not JSON or names no recipient (the worker would dead-letter such a copy again before
@@ -83,8 +83,7 @@ export function replayRecipientKey(body: Buffer): string | null {
   const customer = (order as { customer?: unknown } | null | undefined)?.customer;
   const email = (customer as { email?: unknown } | null | undefined)?.email;
   if (typeof email !== 'string' || email.length === 0) return null;
-  const key = suppressionKeyOf(email);
-  return key.ok ? key.key : email;
+  return recipientKeyOf(email).key;
 }
 
 /** How many ids of suppressed dead letters a dry run lists (the count covers all). */

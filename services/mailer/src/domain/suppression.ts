@@ -67,6 +67,18 @@ export function suppressionReasonProblem(reason: string): string | null {
   return forbidden ? `must be one line of text: ${forbidden.message}` : null;
 }
 
+/**
+ * The suppression key of a recipient the mailer sends to (`suppressionKeyOf`), never refused: the
+ * order API normalised the address already, and should one ever not parse it is keyed as it is
+ * (its domain the text after the last "@", in lower case), so it can still be suppressed and
+ * found. The worker's claim, a rejection's suppression and a replay's check all key so.
+ */
+export function recipientKeyOf(address: string): SuppressionKey {
+  const key = suppressionKeyOf(address);
+  if (key.ok) return { key: key.key, domain: key.domain };
+  return { key: address, domain: address.slice(address.lastIndexOf('@') + 1).toLowerCase() };
+}
+
 /** Where a suppression came from: the SMTP server refused the recipient, or an operator added it. */
 export const SUPPRESSION_ORIGINS = ['smtp_rejection', 'manual'] as const;
 export type SuppressionOrigin = (typeof SUPPRESSION_ORIGINS)[number];

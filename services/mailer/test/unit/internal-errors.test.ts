@@ -1,21 +1,11 @@
-import type { DeliveryOutcome, MessageHistory } from '../../src/domain/delivery-outcome';
+import type { DeliveryOutcome } from '../../src/domain/delivery-outcome';
 import { decideAfterInternalError } from '../../src/domain/internal-errors';
 import type { RetrySchedule } from '../../src/domain/retry-policy';
+import { freshHistory as history } from './fakes/worker-ports';
 
 const SCHEDULE: RetrySchedule = { delaysMs: [1_000, 5_000, 30_000], unknownOutcomeGraceMs: 600_000 };
 const IDS = { template: 'order-confirmation', orderId: 'A-1001', eventId: 'evt-1', correlationId: 'corr-1' };
 const MESSAGE = 'connect ECONNREFUSED 127.0.0.1:5432';
-
-function history(overrides: Partial<MessageHistory> = {}): MessageHistory {
-  return {
-    sendFailures: 0,
-    internalErrors: 0,
-    ledgerAttempts: 0,
-    replayed: false,
-    suppressionOverride: false,
-    ...overrides,
-  };
-}
 
 describe('decideAfterInternalError', () => {
   it.each([

@@ -15,7 +15,7 @@ import {
 } from '../../domain/delivery-ledger';
 import type { MailEventType } from '@order-mail/shared/contract';
 import { classifyDatabaseError } from '../../domain/database-problems';
-import { suppressionKeyOf, type RecipientRejection } from '../../domain/suppression';
+import { recipientKeyOf, type RecipientRejection } from '../../domain/suppression';
 import { isOneOf } from '../../domain/vocabulary';
 
 export interface DeliveryQuery {
@@ -88,9 +88,7 @@ function recordFailure(
  * there keeps its first entry (its reason, reply and order).
  */
 async function suppressRejected(client: PoolClient, rejection: RecipientRejection): Promise<void> {
-  const key = suppressionKeyOf(rejection.address);
-  // The address was sent to, so it parses; a key of its own keeps it suppressed if it ever did not.
-  const { key: addressKey, domain } = key.ok ? key : { key: rejection.address, domain: domainOf(rejection.address) };
+  const { key: addressKey, domain } = recipientKeyOf(rejection.address);
   const code = rejection.smtpCode === undefined ? '' : ` (${rejection.smtpCode})`;
   await client.query(
     `INSERT INTO suppressions (address_hash, address, domain, origin, reason, smtp_code, smtp_response, order_id, created_by)
@@ -107,10 +105,6 @@ async function suppressRejected(client: PoolClient, rejection: RecipientRejectio
       rejection.createdBy,
     ],
   );
-}
-
-function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
 /** The delivery event a failure's new status is reported as; `sending` (held: the outcome is unknown) has none. */

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { asDatabaseError, inTransaction } from './database';
+import { CLEAR_ATTEMPT_PII, CLEAR_DELIVERY_PII } from './pii-retention-pg';
 import type { ErasureResult, RecipientErasure } from '../../domain/erasure';
 
 /**
@@ -24,18 +25,16 @@ export function createPgErasure(pool: Pool): RecipientErasure {
 async function eraseRecipient(pool: Pool, key: string, erasedBy: string): Promise<ErasureResult> {
   return inTransaction(pool, async (client) => {
     const deliveries = await client.query<{ id: string; order_id: string }>(
-      `UPDATE deliveries SET recipient = NULL, recipient_hash = NULL, subject = NULL, smtp_response = NULL,
-         last_error = NULL, updated_at = now()
+      `UPDATE deliveries SET ${CLEAR_DELIVERY_PII}, updated_at = now()
        WHERE recipient_hash = address_hash($1)
        RETURNING id, order_id`,
       [key],
     );
     const ids = deliveries.rows.map((r) => r.id);
     const orders = deliveries.rows.map((r) => r.order_id);
-    await client.query(
-      `UPDATE delivery_attempts SET smtp_response = NULL, error = NULL WHERE delivery_id = ANY($1::bigint[])`,
-      [ids],
-    );
+    await client.query(`UPDATE delivery_attempts SET ${CLEAR_ATTEMPT_PII} WHERE delivery_id = ANY($1::bigint[])`, [
+      ids,
+    ]);
     const suppressions = await client.query(
       `UPDATE suppressions SET address = NULL, smtp_response = NULL,
          reason = CASE WHEN origin = 'manual' THEN 'erased' ELSE reason END

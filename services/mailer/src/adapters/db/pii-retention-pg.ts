@@ -1,5 +1,15 @@
 import type { Pool } from 'pg';
 
+/**
+ * The SET list that takes a ledger row's personal data away (retention and erasure alike): the
+ * recipient, its hash, the subject, and the SMTP reply and last error, which often quote the address.
+ */
+export const CLEAR_DELIVERY_PII =
+  'recipient = NULL, recipient_hash = NULL, subject = NULL, smtp_response = NULL, last_error = NULL';
+
+/** The same for an attempt: its SMTP reply and error text. */
+export const CLEAR_ATTEMPT_PII = 'smtp_response = NULL, error = NULL';
+
 /** Rows changed in one statement, so that no lock is held long while old rows are cleaned. */
 const CHUNK = 1000;
 
@@ -16,8 +26,7 @@ export async function removeExpiredPersonalData(pool: Pool, retentionDays: numbe
   let cleaned = 0;
   for (;;) {
     const { rowCount } = await pool.query(
-      `UPDATE deliveries SET recipient = NULL, recipient_hash = NULL, subject = NULL, smtp_response = NULL,
-         last_error = NULL
+      `UPDATE deliveries SET ${CLEAR_DELIVERY_PII}
        WHERE id IN (
          SELECT id FROM deliveries
          WHERE updated_at < now() - make_interval(days => $1)
@@ -32,7 +41,7 @@ export async function removeExpiredPersonalData(pool: Pool, retentionDays: numbe
   }
   for (;;) {
     const { rowCount } = await pool.query(
-      `UPDATE delivery_attempts SET smtp_response = NULL, error = NULL
+      `UPDATE delivery_attempts SET ${CLEAR_ATTEMPT_PII}
        WHERE (delivery_id, attempt) IN (
          SELECT delivery_id, attempt FROM delivery_attempts
          WHERE started_at < now() - make_interval(days => $1) AND (smtp_response IS NOT NULL OR error IS NOT NULL)

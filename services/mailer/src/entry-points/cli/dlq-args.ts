@@ -7,6 +7,7 @@ import {
   type AnyDeadLetterReason,
 } from '../../domain/dead-letter-reasons';
 import { DEAD_LETTER_STATES, type DeadLetterState, type ListOrder } from '../../domain/dead-letters';
+import { commonOptions, integerOption, usageError, type CommonOptions, type UsageError } from './admin-cli-args';
 
 const reasonLines = Object.entries(DEAD_LETTER_REASON_DESCRIPTIONS)
   .map(([reason, meaning]) => `  ${reason.padEnd(19)}${meaning}`)
@@ -69,14 +70,6 @@ Exit codes: 0 done, 1 the mailer could not be reached or refused the request, or
 failed (or could not be followed to its end: it goes on), 2 bad usage.
 `;
 
-/** The connection options every command takes. */
-interface CommonOptions {
-  /** The mailer's admin API, without a trailing slash. */
-  url: string;
-  token?: string;
-  json: boolean;
-}
-
 /** The filter options of list, replay and purge, checked; `from`/`to` as given (ISO 8601). */
 export interface FilterOptions {
   reason?: AnyDeadLetterReason;
@@ -85,8 +78,6 @@ export interface FilterOptions {
   from?: string;
   to?: string;
 }
-
-type UsageError = { command: 'usage_error'; message: string };
 
 /** What the command line asks for, once every option is checked. */
 export type DlqCommand =
@@ -127,8 +118,6 @@ const COMMAND_OPTIONS: Record<CommandName, string[]> = {
   purge: [...FILTER_OPTIONS, 'all', 'dry-run', 'limit'],
 };
 const COMMANDS = Object.keys(COMMAND_OPTIONS) as CommandName[];
-
-const usageError = (message: string): UsageError => ({ command: 'usage_error', message });
 
 /** A replay job's id: the admin API's own rule for `GET /dead-letters/replays/:id` (any case). */
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -177,15 +166,6 @@ function readArgs(argv: string[]) {
 
 type Values = ReturnType<typeof readArgs>['values'];
 
-/** A whole number within [min, max], or an error message naming the option. */
-function integerOption(name: string, value: string | undefined, min: number, max: number): number | string | undefined {
-  if (value === undefined) return undefined;
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max)
-    return `--${name} must be a whole number from ${min} to ${max}, got "${value}"`;
-  return n;
-}
-
 /** One of `choices`, or an error message naming the option and them. */
 function choiceOption<T extends string>(
   name: string,
@@ -213,14 +193,6 @@ function commandOf(values: Values, positionals: string[]): 'help' | { name: Comm
   const misplaced = Object.keys(values).find((option) => !allowed.has(option));
   if (misplaced) return usageError(`--${misplaced} is not an option of ${name}`);
   return { name, id };
-}
-
-function commonOptions(values: Values, env: NodeJS.ProcessEnv): CommonOptions | UsageError {
-  const url = (values.url ?? env.MAILER_ADMIN_URL ?? 'http://127.0.0.1:3001').replace(/\/$/, '');
-  if (!/^https?:\/\//.test(url) || !URL.canParse(url)) {
-    return usageError(`--url must be an http:// or https:// URL, got "${url}"`);
-  }
-  return { url, token: values.token ?? env.ADMIN_TOKEN, json: values.json === true };
 }
 
 /** A date-time as the API takes it (`z.iso.datetime` with a zone), or an error message naming the option. */

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { commonOptions, integerOption, usageError, type CommonOptions, type UsageError } from './admin-cli-args';
 import { suppressionDomainOf, suppressionKeyOf, suppressionReasonProblem } from '../../domain/suppression';
 
 /** What `help` prints, and what a usage error is followed by. */
@@ -36,16 +37,6 @@ Exit codes: 0 done, 1 the mailer could not be reached or refused the request (re
 is not on the list), 2 bad usage.
 `;
 
-/** The connection options every command takes. */
-interface CommonOptions {
-  /** The mailer's admin API, without a trailing slash. */
-  url: string;
-  token?: string;
-  json: boolean;
-}
-
-type UsageError = { command: 'usage_error'; message: string };
-
 /** What the command line asks for, once every option is checked; addresses and the domain as given. */
 export type SuppressionsCommand =
   | { command: 'help' }
@@ -76,8 +67,6 @@ const ADDRESS_MISSING: Partial<Record<CommandName, string>> = {
   add: 'Give the address to suppress: add <address> --reason TEXT',
   remove: 'Give the address to take off the list: remove <address>',
 };
-
-const usageError = (message: string): UsageError => ({ command: 'usage_error', message });
 
 /** Splits the line into options and positionals; throws node's parseArgs error on an unknown or malformed option. */
 function readArgs(argv: string[]) {
@@ -125,23 +114,6 @@ function commandOf(
   const misplaced = Object.keys(values).find((option) => !allowed.has(option));
   if (misplaced) return usageError(`--${misplaced} is not an option of ${name}`);
   return { name, address };
-}
-
-function commonOptions(values: Values, env: NodeJS.ProcessEnv): CommonOptions | UsageError {
-  const url = (values.url ?? env.MAILER_ADMIN_URL ?? 'http://127.0.0.1:3001').replace(/\/$/, '');
-  if (!/^https?:\/\//.test(url) || !URL.canParse(url)) {
-    return usageError(`--url must be an http:// or https:// URL, got "${url}"`);
-  }
-  return { url, token: values.token ?? env.ADMIN_TOKEN, json: values.json === true };
-}
-
-/** A whole number within [min, max], or an error message naming the option. */
-function integerOption(name: string, value: string | undefined, min: number, max: number): number | string | undefined {
-  if (value === undefined) return undefined;
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max)
-    return `--${name} must be a whole number from ${min} to ${max}, got "${value}"`;
-  return n;
 }
 
 /** list: each filter checked by the API's own rule (`suppressionKeyOf`, `suppressionDomainOf`), the page options by its ranges. */

@@ -51,10 +51,15 @@ export interface MailerAppDeps {
 /** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`, `/suppressions…`). */
 const ADMIN_PATHS = ['/deliveries', '/dead-letters', '/suppressions', '/recipients'];
 
+/** Who the admin routes act as in records and logs: `admin:<token id>`. */
+function adminActor(deps: Pick<MailerAppDeps, 'adminToken'>): string {
+  // Without a token the routes are off (requireToken), so no request is ever made as "admin:".
+  return deps.adminToken ? `admin:${adminTokenId(deps.adminToken)}` : 'admin:';
+}
+
 /** The suppression-list and erasure routes, when their ports are given. */
 function mountRecipientRouters(admin: express.Router, deps: MailerAppDeps): void {
-  // Without a token the routes are off (requireToken), so no request is ever made as "admin:".
-  const actor = deps.adminToken ? `admin:${adminTokenId(deps.adminToken)}` : 'admin:';
+  const actor = adminActor(deps);
   const { logger } = deps;
   if (deps.suppressions) {
     admin.use(
@@ -169,8 +174,7 @@ export function createMailerApp(deps: MailerAppDeps): express.Express {
       records: deps.deadLetters,
       replays: deps.replays,
       logger,
-      // Without a token the routes are off (requireToken), so no request is ever made as "admin:".
-      actor: deps.adminToken ? `admin:${adminTokenId(deps.adminToken)}` : 'admin:',
+      actor: adminActor(deps),
       maxBodyBytes: ADMIN_MAX_BODY_BYTES,
     }),
   );
