@@ -202,7 +202,7 @@ describe('suppression of recipients the SMTP server refused for good (real Rabbi
     expect(res.status).toBe(200);
     expect(await jsonOf(res)).toEqual({
       address: 'g***@example.com',
-      erased: { deliveries: 3, suppressions: 1, outboxEvents: 0, deadLetters: 1 },
+      erased: { deliveries: 3, suppressions: 1, outboxEvents: 0, webhookDeliveries: 0, deadLetters: 1 },
     });
     const rows = await query<RecipientRow & { order_id: string }>(
       `SELECT order_id, status, recipient, subject FROM "${stack.names.schema}".deliveries

@@ -80,6 +80,47 @@ function shopNameFrom(mailFrom: string, address: string): string {
   return name ? name : address.slice(address.lastIndexOf('@') + 1);
 }
 
+/**
+ * WEBHOOK_URL: an http(s) URL with a host, without white space, credentials or fragment (the
+ * receiver authenticates us by the signature, not by a password in the URL).
+ */
+const webhookUrlSchema = z.string().refine(
+  (v) => {
+    // The text itself, not only what URL makes of it: URL reads `https:/hooks` as host `hooks`.
+    const shape = /^https?:\/\/[^/?#@\s]+([/?][^#\s]*)?$/i.test(v);
+    const url = URL.parse(v);
+    return shape && url !== null && url.hostname !== '';
+  },
+  { message: 'must be an http:// or https:// URL with a host (no white space, credentials or #fragment)' },
+);
+
+/**
+ * WEBHOOK_SECRET: one or more signing secrets separated by spaces, each `whsec_` and the base64 of
+ * 24-64 random bytes (Standard Webhooks 1.0.0, "Signature scheme": at least 24 bytes, at most 64);
+ * every one signs each webhook, so a receiver can move to a new secret without a gap (list the new
+ * one first, drop the old one later). Out: the secrets as given.
+ */
+const webhookSecretSchema = z.string().transform((value, ctx) => {
+  const secrets = value.trim().split(/\s+/);
+  const bad = secrets.find((s) => {
+    const body = s.startsWith('whsec_') ? s.slice('whsec_'.length) : null;
+    // Padded standard base64 only: what every receiver's library (not only Node's) decodes.
+    const base64 = body !== null && body.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(body);
+    const bytes = base64 ? Buffer.from(body, 'base64').length : 0;
+    return bytes < 24 || bytes > 64;
+  });
+  if (value.trim() === '' || bad !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'must be whsec_ followed by the base64 of 24-64 random bytes, e.g. from `echo "whsec_$(openssl rand -base64 32)"` ' +
+        '(several, space-separated, while a receiver moves to a new one)',
+    });
+    return z.NEVER;
+  }
+  return secrets;
+});
+
 /** An https URL with a host and no white space, user name or password (a link or image of the email). */
 const httpsUrlSchema = z.string().refine(
   (v) => {
@@ -162,7 +203,29 @@ export const mailerConfigSchema = commonConfigSchema
      */
     LEDGER_PII_RETENTION_DAYS: wholeDaysSchema(90),
     /**
-     * Bearer token of the admin API (/deliveries, /dead-letters): `Authorization: Bearer <token>`.
+     * Where the delivery events are also POSTed as webhooks (Standard Webhooks: signed with
+     * WEBHOOK_SECRET, retried with backoff, each attempt logged); unset, no webhooks are sent.
+     * The same on every mailer.
+     */
+    WEBHOOK_URL: webhookUrlSchema.optional(),
+    /** Signing secret(s) of the webhooks, required with WEBHOOK_URL: `whsec_` + base64 of 24-64 random bytes; several, space-separated, sign each webhook during a rotation. */
+    WEBHOOK_SECRET: webhookSecretSchema.optional(),
+    /** Limit for one webhook POST, from sending it to the receiver's answer (the specification recommends 15-30 s). */
+    WEBHOOK_TIMEOUT_MS: durationMsSchema.default(15_000),
+    /** Delay before each new attempt of a webhook the receiver did not take (± 10 % jitter); after the last one it is marked failed. */
+    WEBHOOK_RETRY_DELAYS: retryDelaysSchema.default([
+      5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000,
+    ]),
+    /** Webhook POSTs one mailer has under way at once. */
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+    /**
+     * Whole days (1-3650): delivered and failed webhook deliveries (and their attempt log) last
+     * changed longer ago are deleted, hourly; never later than LEDGER_PII_RETENTION_DAYS, since
+     * they hold the recipient. Pending ones are never deleted by age.
+     */
+    WEBHOOK_LOG_RETENTION_DAYS: wholeDaysSchema(30),
+    /**
+     * Bearer token of the admin API (/deliveries, /dead-letters, /suppressions, /recipients, /webhook-deliveries, POST /preview): `Authorization: Bearer <token>`.
      * Unset, the admin API is off (403 `admin_api_disabled`); health, readiness and metrics stay open.
      */
     ADMIN_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
@@ -232,6 +295,11 @@ export const mailerConfigSchema = commonConfigSchema
     WORKER_ID: z.string().min(1).max(100).default(`${hostname()}-${process.pid}`),
   })
   .refine((c) => c.HTTP_HEADERS_TIMEOUT_MS <= c.HTTP_REQUEST_TIMEOUT_MS, HEADERS_WITHIN_REQUEST_TIMEOUT)
+  .refine((c) => c.WEBHOOK_URL === undefined || c.WEBHOOK_SECRET !== undefined, {
+    // An unsigned webhook cannot be told from a forged one.
+    message: 'is required when WEBHOOK_URL is set (webhooks are always signed)',
+    path: ['WEBHOOK_SECRET'],
+  })
   .refine((c) => c.UNKNOWN_OUTCOME_GRACE_MS > c.SMTP_SEND_TIMEOUT_MS, {
     // A send still running when its grace period ends could be resent while it succeeds.
     message: 'must exceed SMTP_SEND_TIMEOUT_MS, the longest a send can last',

@@ -27,6 +27,12 @@ import type { DeadLetterRecords, DeadLetterReplays } from './domain/dead-letters
 import type { SuppressionList } from './domain/suppression';
 import { createReplayJobRunner, type ReplayJobRunner } from './entry-points/jobs/replay-job-runner';
 import { createOutboxRelay, type OutboxRelay } from './entry-points/jobs/outbox-relay';
+import { createWebhookDispatcher, type WebhookDispatcher } from './entry-points/jobs/webhook-dispatcher';
+import { createWebhookSender } from './adapters/webhooks/webhook-sender';
+import { createPgWebhookQueue, removeExpiredWebhookDeliveries } from './adapters/db/webhook-deliveries-pg';
+import { createWebhookMetrics } from './adapters/metrics/webhook-metrics';
+import { createPgWebhookLog } from './adapters/db/webhook-log-pg';
+import type { WebhookLog } from './domain/webhooks';
 import { createDeadLetterRecorder, type DeadLetterRecorder } from './entry-points/queue/dead-letter-recorder';
 import { createMailerApp } from './entry-points/http/app';
 import {
@@ -50,6 +56,8 @@ export interface RunningMailer {
 }
 
 const RETRY_AFTER_SECONDS = 5;
+/** `User-Agent` of the webhook POSTs (receivers' logs and firewalls tell them apart by it). */
+const WEBHOOK_USER_AGENT = 'order-mail-webhooks/1 (+https://www.standardwebhooks.com)';
 /** How often the database is checked for readiness (`/readyz`, `mailer_database_up`). */
 const DATABASE_RECHECK_MS = 5000;
 /** How often replayed and purged dead-letter records past `DEAD_LETTER_RETENTION_DAYS` are deleted. */
@@ -70,6 +78,8 @@ interface MailerParts {
   replays: ReplayJobRunner;
   /** Publishes the delivery events the ledger writes to its outbox (one mailer at a time does). */
   relay: OutboxRelay;
+  /** POSTs the relayed events to WEBHOOK_URL; null when it is not set. */
+  webhooks: WebhookDispatcher | null;
   app: ReturnType<typeof createMailerApp>;
 }
 
@@ -133,6 +143,7 @@ export async function startMailer(
     // Events the relay has not published yet stay in the outbox for the next relay.
     await parts.replays.stop();
     await parts.relay.stop();
+    await parts.webhooks?.stop();
     await parts.consumer.stop();
     await parts.recorder.stop();
     parts.transport.close();
@@ -208,13 +219,13 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   });
   createInFlightGauge(registry, () => consumer.inFlight());
   const ledgerState = { migrated: false };
-  const relay = relayFromConfig(config, { registry, database, ledgerState, consumer }, logger);
+  const { relay, webhooks } = relayFromConfig(config, { registry, database, ledgerState, consumer }, logger);
   const { records, recorder, replays } = assembleDeadLetters(
     config,
     { registry, database, ledgerState, consumer },
     logger,
   );
-  const parts = { registry, database, ledgerState, transport, consumer, recorder, records, replays, relay };
+  const parts = { registry, database, ledgerState, transport, consumer, recorder, records, replays, relay, webhooks };
   const guarded = onceMigrated(ledgerState, records, replays);
   const app = createMailerApp({
     registry,
@@ -231,18 +242,22 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   return { ...parts, app };
 }
 
-/** The outbox relay and its metrics, publishing on the consumer's broker connection; idle until started. */
+/**
+ * The outbox relay and its metrics, publishing on the consumer's broker connection, and the
+ * webhook dispatcher it hands the relayed events to (`webhooksFromConfig`); idle until started.
+ */
 function relayFromConfig(
   config: MailerConfig,
   parts: Pick<MailerParts, 'registry' | 'database' | 'ledgerState' | 'consumer'>,
   logger: Logger,
-): OutboxRelay {
+): Pick<MailerParts, 'relay' | 'webhooks'> {
   const { registry, database, ledgerState, consumer } = parts;
-  const outbox = createPgOutbox(database.pool, config.DATABASE_SCHEMA);
+  const webhooks = webhooksFromConfig(config, parts, logger);
+  const outbox = createPgOutbox(database.pool, config.DATABASE_SCHEMA, { webhooks: webhooks !== null });
   const metrics = createOutboxMetrics(registry, {
     stats: () => (ledgerState.migrated ? outbox.stats() : Promise.reject(new Error('not migrated yet'))),
   });
-  return createOutboxRelay({
+  const relay = createOutboxRelay({
     outbox,
     link: () => consumer.link(),
     exchange: config.MAIL_EVENTS_EXCHANGE,
@@ -250,7 +265,42 @@ function relayFromConfig(
     ready: () => ledgerState.migrated,
     logger,
     onPublished: (type, routed) => metrics.published(type, routed),
+    onRemoved: () => webhooks?.wake(),
     faultPauseMs: config.FAULT_PAUSE_BEFORE_RELAY_MS,
+  });
+  return { relay, webhooks };
+}
+
+/**
+ * The webhook metrics (always: the dashboard's panels read 0, not "no data") and, when
+ * WEBHOOK_URL is set, the dispatcher POSTing to it; idle until started.
+ */
+function webhooksFromConfig(
+  config: MailerConfig,
+  parts: Pick<MailerParts, 'registry' | 'database' | 'ledgerState'>,
+  logger: Logger,
+): WebhookDispatcher | null {
+  const { registry, database, ledgerState } = parts;
+  const queue = createPgWebhookQueue(database.pool);
+  const metrics = createWebhookMetrics(registry, {
+    stats: () => (ledgerState.migrated ? queue.stats() : Promise.reject(new Error('not migrated yet'))),
+  });
+  // config refuses WEBHOOK_URL without WEBHOOK_SECRET.
+  if (config.WEBHOOK_URL === undefined || config.WEBHOOK_SECRET === undefined) return null;
+  return createWebhookDispatcher({
+    queue,
+    sender: createWebhookSender({
+      url: config.WEBHOOK_URL,
+      secrets: config.WEBHOOK_SECRET,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      userAgent: WEBHOOK_USER_AGENT,
+    }),
+    retryDelaysMs: config.WEBHOOK_RETRY_DELAYS,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    ready: () => ledgerState.migrated,
+    logger,
+    onAttempt: (outcome, seconds) => metrics.attempted(outcome, seconds),
   });
 }
 
@@ -377,15 +427,21 @@ function onceMigrated(
   };
 }
 
-/** The suppression list and erasure as the admin API uses them, each call `whenMigrated`. */
+/** The suppression list, erasure and webhook delivery log as the admin API uses them, each call `whenMigrated`. */
 function recipientPortsOnceMigrated(
   state: { migrated: boolean },
   pool: Database['pool'],
-): { suppressions: SuppressionList; erasure: RecipientErasure } {
+): { suppressions: SuppressionList; erasure: RecipientErasure; webhookLog: WebhookLog } {
   const ready = whenMigrated(state);
   const list = createPgSuppressionList(pool);
   const erasure = createPgErasure(pool);
+  const webhookLog = createPgWebhookLog(pool);
   return {
+    webhookLog: {
+      list: (query) => ready(() => webhookLog.list(query)),
+      get: (eventId) => ready(() => webhookLog.get(eventId)),
+      redeliver: (selection) => ready(() => webhookLog.redeliver(selection)),
+    },
     suppressions: {
       list: (query) => ready(() => list.list(query)),
       add: (entry) => ready(() => list.add(entry)),
@@ -398,7 +454,8 @@ function recipientPortsOnceMigrated(
 
 /**
  * The hourly retention: replayed and purged dead-letter records past DEAD_LETTER_RETENTION_DAYS
- * are deleted, and ledger rows past LEDGER_PII_RETENTION_DAYS lose their personal data. A
+ * are deleted, ledger rows past LEDGER_PII_RETENTION_DAYS lose their personal data, and finished
+ * webhook deliveries past WEBHOOK_LOG_RETENTION_DAYS (at most the former) are deleted. A
  * failure is logged and tried again at the next run.
  */
 async function applyRetention(config: MailerConfig, parts: MailerParts, logger: Logger): Promise<void> {
@@ -414,6 +471,18 @@ async function applyRetention(config: MailerConfig, parts: MailerParts, logger: 
     }
   } catch (err) {
     logger.warn({ err }, 'could not remove personal data from old deliveries; trying again in an hour');
+  }
+  await removeExpiredWebhookLog(config, parts, logger);
+}
+
+/** Finished webhook deliveries hold the recipient: never kept past LEDGER_PII_RETENTION_DAYS. */
+async function removeExpiredWebhookLog(config: MailerConfig, parts: MailerParts, logger: Logger): Promise<void> {
+  const days = Math.min(config.WEBHOOK_LOG_RETENTION_DAYS, config.LEDGER_PII_RETENTION_DAYS);
+  try {
+    const removed = await removeExpiredWebhookDeliveries(parts.database.pool, days);
+    if (removed > 0) logger.info({ removed, retentionDays: days }, 'old webhook deliveries deleted');
+  } catch (err) {
+    logger.warn({ err }, 'could not delete old webhook deliveries; trying again in an hour');
   }
 }
 
@@ -448,5 +517,6 @@ async function migrateThenConsume(
   await parts.recorder.start();
   parts.replays.startResuming();
   parts.relay.start();
+  parts.webhooks?.start();
   await applyRetention(config, parts, logger);
 }

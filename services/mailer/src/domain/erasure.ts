@@ -6,6 +6,8 @@ export interface ErasureResult {
   suppressions: number;
   /** Delivery events not yet published that lost the recipient and SMTP reply. */
   outboxEvents: number;
+  /** Webhook deliveries (sent, waiting or failed) whose event lost the recipient and SMTP reply. */
+  webhookDeliveries: number;
   /** Dead letters of the erased deliveries' orders, purged with their bodies and headers emptied. */
   deadLetters: number;
 }

@@ -63,8 +63,11 @@ export interface Outbox {
 export interface OutboxLease {
   /** The oldest `limit` entries, in id order. */
   next(limit: number): Promise<OutboxEntry[]>;
-  /** Removes published entries. */
-  remove(ids: readonly string[]): Promise<void>;
+  /**
+   * Removes published entries; when webhooks are on, makes a webhook delivery of each in the same
+   * statement (one per event, however often a batch is relayed).
+   */
+  remove(entries: readonly OutboxEntry[]): Promise<void>;
   /** False once the lease's connection failed: release it and lead again. */
   holds(): boolean;
   /** Gives the lease up (unlocks, returns the connection); never rejects. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { configError as loadError, detailPaths, durationCases, keysNamedIn } from '@test/helpers/config-errors';
 import { loadMailerConfig } from '../../src/config';
 
@@ -30,6 +31,12 @@ describe('loadMailerConfig', () => {
         REPLAY_RATE_PER_SECOND: 50,
         DEAD_LETTER_RETENTION_DAYS: 30,
         LEDGER_PII_RETENTION_DAYS: 90,
+        WEBHOOK_TIMEOUT_MS: 15_000,
+        WEBHOOK_RETRY_DELAYS: [
+          5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000,
+        ],
+        WEBHOOK_CONCURRENCY: 4,
+        WEBHOOK_LOG_RETENTION_DAYS: 30,
         SMTP_URL: 'smtp://127.0.0.1:1025',
         SMTP_POOL_SIZE: 5,
         SMTP_CONNECTION_TIMEOUT_MS: 10000,
@@ -47,6 +54,15 @@ describe('loadMailerConfig', () => {
         HTTP_REQUEST_TIMEOUT_MS: 15000,
         LOG_LEVEL: 'info',
       });
+    });
+
+    it('then no webhook is configured', () => {
+      // Act
+      const config = loadMailerConfig({});
+
+      // Assert
+      expect(config.WEBHOOK_URL).toBeUndefined();
+      expect(config.WEBHOOK_SECRET).toBeUndefined();
     });
 
     it('then the worker id names this process', () => {
@@ -127,6 +143,7 @@ describe('loadMailerConfig', () => {
   describe.each([
     ['DEAD_LETTER_RETENTION_DAYS', 30],
     ['LEDGER_PII_RETENTION_DAYS', 90],
+    ['WEBHOOK_LOG_RETENTION_DAYS', 30],
   ] as const)('%s (whole days, default %i)', (key, fallback) => {
     it.each([
       ['1', 1],
@@ -155,14 +172,14 @@ describe('loadMailerConfig', () => {
     });
   });
 
-  describe('when RETRY_DELAYS is given', () => {
+  describe.each(['RETRY_DELAYS', 'WEBHOOK_RETRY_DELAYS'] as const)('when %s is given', (key) => {
     it.each([
       ['30s,2m,10m,1h,6h', [30_000, 120_000, 600_000, 3_600_000, 21_600_000]],
       ['250ms, 500', [250, 500]],
       ['1h', [3_600_000]],
       ['5000,250ms,30s,2m,1h', [5000, 250, 30_000, 120_000, 3_600_000]],
     ])('when it is %p, then it is parsed to %p milliseconds', (value, expected) => {
-      expect(loadMailerConfig({ RETRY_DELAYS: value }).RETRY_DELAYS).toEqual(expected);
+      expect(loadMailerConfig({ [key]: value })[key]).toEqual(expected);
     });
 
     it.each([
@@ -174,16 +191,160 @@ describe('loadMailerConfig', () => {
       'when an entry is %s, then the message says which forms are allowed and which entry is wrong',
       (_label, value, which) => {
         // Act
-        const err = configError({ RETRY_DELAYS: value });
+        const err = configError({ [key]: value });
 
         // Assert
+        expect(keysNamedIn(err.message)).toEqual([key]);
         expect(err.message).toContain(
-          'RETRY_DELAYS: must be a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h", ' +
+          `${key}: must be ` +
+            'a comma-separated list of 1-20 positive durations such as "30s,2m,10m,1h,6h", ' +
             'each a whole number with a unit ms, s, m or h (250ms, 30s, 2m, 1h), or a bare whole number of milliseconds (5000) and at most 596h' +
             which,
         );
       },
     );
+  });
+
+  describe('webhooks (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_CONCURRENCY)', () => {
+    /** `whsec_` and the base64 of `bytes` random bytes: a signing secret as an operator makes one. */
+    const whsec = (bytes: number) => `whsec_${randomBytes(bytes).toString('base64')}`;
+    const SECRET = whsec(32);
+    const URL_PROBLEM =
+      'WEBHOOK_URL: must be an http:// or https:// URL with a host (no white space, credentials or #fragment)';
+    const SECRET_PROBLEM = 'WEBHOOK_SECRET: must be whsec_ followed by the base64 of 24-64 random bytes';
+
+    it.each([
+      ['https with a path', 'https://shop.example.com/hooks/order-mail'],
+      ['https with a port and a path', 'https://shop.example.com:8443/hooks/order-mail'],
+      ['http with a path', 'http://receiver.internal/webhooks'],
+      ['http with a port and a path', 'http://127.0.0.1:8080/webhooks'],
+      ['http to an IPv6 address with a port', 'http://[::1]:9000/hook'],
+      ['https without a path', 'https://shop.example.com'],
+      ['https with a query', 'https://shop.example.com/hooks?source=order-mail'],
+    ])('when WEBHOOK_URL is %s (%p) with a secret, then it is kept as given', (_form, url) => {
+      // Act
+      const config = loadMailerConfig({ WEBHOOK_URL: url, WEBHOOK_SECRET: SECRET });
+
+      // Assert
+      expect(config.WEBHOOK_URL).toBe(url);
+      expect(config.WEBHOOK_SECRET).toEqual([SECRET]);
+    });
+
+    it.each([
+      ['an ftp: URL', 'ftp://shop.example.com/hooks'],
+      ['a mailto: URL', 'mailto:hooks@shop.example.com'],
+      ['without a scheme', 'shop.example.com/hooks'],
+      ['with a user name and password', 'https://user:secret@shop.example.com/hooks'],
+      ['with a user name', 'https://user@shop.example.com/hooks'],
+      ['with a password only', 'https://:secret@shop.example.com/hooks'],
+      ['with a space in the path', 'https://shop.example.com/my hooks'],
+      ['with a leading space', ' https://shop.example.com/hooks'],
+      ['with a trailing tab', 'https://shop.example.com/hooks\t'],
+      ['with a fragment', 'https://shop.example.com/hooks#order-mail'],
+      ['without a host', 'https://'],
+      ['with one slash, which URL would read as host "hooks"', 'https:/hooks'],
+      ['with three slashes, which URL would read as host "path"', 'http:///path'],
+      ['with an empty fragment', 'https://shop.example.com/hooks#'],
+      ['with empty credentials', 'https://@shop.example.com/hooks'],
+    ])(
+      'when WEBHOOK_URL is %s (%p), then the error names WEBHOOK_URL, only it, and the forms allowed',
+      (_form, url) => {
+        // Act
+        const err = configError({ WEBHOOK_URL: url, WEBHOOK_SECRET: SECRET });
+
+        // Assert
+        expect(keysNamedIn(err.message)).toEqual(['WEBHOOK_URL']);
+        expect(detailPaths(err)).toEqual(['WEBHOOK_URL']);
+        expect(err.message).toContain(URL_PROBLEM);
+      },
+    );
+
+    it.each([
+      ['one secret of 32 random bytes', () => [whsec(32)]],
+      ['one secret of 24 random bytes (the fewest)', () => [whsec(24)]],
+      ['one secret of 64 random bytes (the most)', () => [whsec(64)]],
+      ['two secrets (a rotation, the new one first)', () => [whsec(32), whsec(32)]],
+    ])('when WEBHOOK_SECRET is %s, then the secrets are kept as given, in order', (_what, make) => {
+      // Arrange
+      const secrets = make();
+
+      // Act
+      const config = loadMailerConfig({
+        WEBHOOK_URL: 'https://shop.example.com/hooks',
+        WEBHOOK_SECRET: secrets.join(' '),
+      });
+
+      // Assert
+      expect(config.WEBHOOK_SECRET).toEqual(secrets);
+    });
+
+    it.each([
+      ['without the whsec_ prefix', () => randomBytes(32).toString('base64')],
+      ['with a prefix in capitals', () => `WHSEC_${randomBytes(32).toString('base64')}`],
+      ['the prefix alone', () => 'whsec_'],
+      ['of 16 random bytes (too short)', () => whsec(16)],
+      ['of 23 random bytes (one too few)', () => whsec(23)],
+      ['of 65 random bytes (too long)', () => whsec(65)],
+      ['not base64', () => `whsec_${'*'.repeat(44)}`],
+      ['base64url rather than base64', () => `whsec_${'A'.repeat(20)}-_${'A'.repeat(22)}`],
+      ['base64 with padding in the middle', () => `whsec_${'A'.repeat(20)}=${'A'.repeat(23)}`],
+      ['a good secret followed by a bad one', () => `${whsec(32)} ${whsec(16)}`],
+      ['a bad secret followed by a good one', () => `not-a-secret ${whsec(32)}`],
+      ['base64 without its padding (strict decoders refuse it)', () => whsec(32).replace(/=+$/, '')],
+    ])('when WEBHOOK_SECRET is %s, then the error names WEBHOOK_SECRET, only it, and the form', (_what, make) => {
+      // Act
+      const err = configError({ WEBHOOK_URL: 'https://shop.example.com/hooks', WEBHOOK_SECRET: make() });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual(['WEBHOOK_SECRET']);
+      expect(detailPaths(err)).toEqual(['WEBHOOK_SECRET']);
+      expect(err.message).toContain(SECRET_PROBLEM);
+    });
+
+    it.each([
+      ['unset', {}],
+      ['a blank line (WEBHOOK_SECRET=)', { WEBHOOK_SECRET: '' }],
+      ['white space only', { WEBHOOK_SECRET: '   ' }],
+    ])(
+      'when WEBHOOK_URL is set and WEBHOOK_SECRET is %s, then the error names WEBHOOK_SECRET as required',
+      (_what, env) => {
+        // Act
+        const err = configError({ WEBHOOK_URL: 'https://shop.example.com/hooks', ...env });
+
+        // Assert
+        expect(keysNamedIn(err.message)).toEqual(['WEBHOOK_SECRET']);
+        expect(detailPaths(err)).toEqual(['WEBHOOK_SECRET']);
+        expect(err.message).toContain(
+          'WEBHOOK_SECRET: is required when WEBHOOK_URL is set (webhooks are always signed)',
+        );
+      },
+    );
+
+    it('when WEBHOOK_SECRET is set without WEBHOOK_URL, then it is accepted and no webhook is sent', () => {
+      // Act
+      const config = loadMailerConfig({ WEBHOOK_SECRET: SECRET });
+
+      // Assert
+      expect(config.WEBHOOK_URL).toBeUndefined();
+      expect(config.WEBHOOK_SECRET).toEqual([SECRET]);
+    });
+
+    it.each([
+      ['1', 1],
+      ['4', 4],
+      ['100', 100],
+    ])('when WEBHOOK_CONCURRENCY is %p, then it is %i', (value, expected) => {
+      expect(loadMailerConfig({ WEBHOOK_CONCURRENCY: value }).WEBHOOK_CONCURRENCY).toBe(expected);
+    });
+
+    it.each(['0', '101', '2.5', '-1', 'four'])('when WEBHOOK_CONCURRENCY is %p, then the error names it', (value) => {
+      // Act
+      const err = configError({ WEBHOOK_CONCURRENCY: value });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual(['WEBHOOK_CONCURRENCY']);
+      expect(detailPaths(err)).toEqual(['WEBHOOK_CONCURRENCY']);
+    });
   });
 
   describe('duration keys', () => {
@@ -201,6 +362,7 @@ describe('loadMailerConfig', () => {
       ['SMTP_CHECK_INTERVAL_MS', {}],
       ['FAULT_PAUSE_BEFORE_ACK_MS', {}],
       ['FAULT_PAUSE_BEFORE_RECORD_MS', {}],
+      ['WEBHOOK_TIMEOUT_MS', {}],
     ];
     const { good: goodCases, bad: badCases } = durationCases(durationKeys);
 

@@ -11,6 +11,8 @@ import type { ErasureResult, RecipientErasure } from '../../domain/erasure';
  * - `suppressions`: the address and SMTP reply go, a manual entry's reason becomes `erased`; the
  *   hash stays, so the address stays suppressed;
  * - `mail_events_outbox` (events not yet published): recipient and SMTP reply go;
+ * - `webhook_deliveries` (sent, waiting or failed): the event's recipient becomes null, its SMTP
+ *   reply goes; a webhook still to be sent goes out without them;
  * - `dead_letters` of the erased deliveries' orders: purged (`purged_by` = `erasedBy`), body,
  *   properties, headers and texts emptied, since the event they hold names the person.
  * Rows whose personal data the retention job already removed are not found (nothing is left).
@@ -41,9 +43,16 @@ async function eraseRecipient(pool: Pool, key: string, erasedBy: string): Promis
        WHERE address_hash = address_hash($1)`,
       [key],
     );
+    // By order too: the outbox holds the address as the order gave it, not as the key spells it.
     const outbox = await client.query(
-      `UPDATE mail_events_outbox SET recipient = NULL, smtp_response = NULL WHERE recipient = $1`,
-      [key],
+      `UPDATE mail_events_outbox SET recipient = NULL, smtp_response = NULL
+       WHERE (recipient = $1 OR order_id = ANY($2::text[])) AND recipient IS NOT NULL`,
+      [key, orders],
+    );
+    const webhooks = await client.query(
+      `UPDATE webhook_deliveries SET event = (event - 'smtpResponse') || '{"recipient": null}'::jsonb, updated_at = now()
+       WHERE (event->>'recipient' = $1 OR order_id = ANY($2::text[])) AND event->>'recipient' IS NOT NULL`,
+      [key, orders],
     );
     const deadLetters = await client.query(
       `UPDATE dead_letters SET state = 'purged', purged_at = now(), purged_by = $2, body = ''::bytea,
@@ -55,6 +64,7 @@ async function eraseRecipient(pool: Pool, key: string, erasedBy: string): Promis
       deliveries: deliveries.rowCount ?? 0,
       suppressions: suppressions.rowCount ?? 0,
       outboxEvents: outbox.rowCount ?? 0,
+      webhookDeliveries: webhooks.rowCount ?? 0,
       deadLetters: deadLetters.rowCount ?? 0,
     };
   });

@@ -1,7 +1,14 @@
 import type { Pool } from 'pg';
 import type { MailEventType } from '@order-mail/shared/contract';
 import { tryAdvisoryLock } from './advisory-lock';
-import type { Outbox, OutboxEntry, OutboxLease, OutboxStats } from '../../domain/mail-events';
+import { REMOVE_RELAYED_INTO_WEBHOOKS } from './webhook-deliveries-pg';
+import {
+  toMailEvent,
+  type Outbox,
+  type OutboxEntry,
+  type OutboxLease,
+  type OutboxStats,
+} from '../../domain/mail-events';
 
 /** A `mail_events_outbox` row as pg returns it. */
 interface OutboxRow {
@@ -41,9 +48,11 @@ function toEntry(row: OutboxRow): OutboxEntry {
 /**
  * The outbox of delivery events in PostgreSQL (table `mail_events_outbox`, written by the ledger
  * adapter). The relay's lease is the advisory lock `order-mail:outbox:<schema>`, one per ledger
- * schema, so the mailers of one ledger have one relay between them. Methods reject with pg's errors.
+ * schema, so the mailers of one ledger have one relay between them. With `webhooks` (WEBHOOK_URL
+ * is set) the entries a relay removes become webhook deliveries in the same statement
+ * (`REMOVE_RELAYED_INTO_WEBHOOKS`). Methods reject with pg's errors.
  */
-export function createPgOutbox(pool: Pool, schema: string): Outbox {
+export function createPgOutbox(pool: Pool, schema: string, options: { webhooks?: boolean } = {}): Outbox {
   return {
     async tryLead(): Promise<OutboxLease | null> {
       const lock = await tryAdvisoryLock(pool, `order-mail:outbox:${schema}`);
@@ -55,8 +64,13 @@ export function createPgOutbox(pool: Pool, schema: string): Outbox {
           ]);
           return rows.map(toEntry);
         },
-        async remove(ids) {
-          await pool.query('DELETE FROM mail_events_outbox WHERE id = ANY($1::bigint[])', [ids]);
+        async remove(entries) {
+          const ids = entries.map((e) => e.id);
+          if (!options.webhooks) {
+            await pool.query('DELETE FROM mail_events_outbox WHERE id = ANY($1::bigint[])', [ids]);
+            return;
+          }
+          await pool.query(REMOVE_RELAYED_INTO_WEBHOOKS, [ids, JSON.stringify(entries.map(toMailEvent))]);
         },
         holds: () => !lock.lost(),
         release: () => lock.release(),

@@ -56,3 +56,15 @@ export const noQuery = z.strictObject({});
 export function adminTokenId(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest().subarray(0, 4).toString('hex');
 }
+
+/**
+ * A point in time, ISO 8601 with seconds and a zone (`2026-11-25T18:00:00Z`, `…+01:00`, with
+ * fractions or not), as a Date. A date alone or a local time is refused: which day or hour it
+ * means would depend on the mailer's time zone.
+ */
+export const dateTimeSchema = z.iso
+  .datetime({
+    offset: true,
+    error: 'must be an ISO 8601 date-time with seconds and a zone, e.g. 2026-11-25T18:00:00Z',
+  })
+  .transform((value) => new Date(value));

@@ -25,6 +25,8 @@ import { createDeadLetterRouter } from './dead-letter-routes';
 import { createPreviewRouter } from './preview-route';
 import { createSuppressionRouter } from './suppression-routes';
 import { createRecipientRouter } from './recipient-routes';
+import { createWebhookRouter } from './webhook-routes';
+import type { WebhookLog } from '../../domain/webhooks';
 import type { RecipientErasure } from '../../domain/erasure';
 
 export { replayRequestSchema } from './dead-letter-routes';
@@ -41,6 +43,11 @@ export interface MailerAppDeps {
   suppressions?: SuppressionList;
   /** Erasure of a person's data (`DELETE /recipients/:address`); absent: no such route. */
   erasure?: RecipientErasure;
+  /**
+   * The webhook delivery log (tables `webhook_deliveries`, `webhook_attempts`): listed, shown and
+   * redelivered by the admin API (`/webhook-deliveries…`); absent: no such routes.
+   */
+  webhookLog?: WebhookLog;
   logger: Logger;
   adminToken?: string;
   retryAfterSeconds: number;
@@ -48,8 +55,8 @@ export interface MailerAppDeps {
   preview?: ComposeOrderEmailDeps;
 }
 
-/** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`, `/suppressions…`). */
-const ADMIN_PATHS = ['/deliveries', '/dead-letters', '/suppressions', '/recipients'];
+/** The admin API's routes live under these paths (`/deliveries…`, `/dead-letters…`, `/suppressions…`, …). */
+const ADMIN_PATHS = ['/deliveries', '/dead-letters', '/suppressions', '/recipients', '/webhook-deliveries'];
 
 /** Who the admin routes act as in records and logs: `admin:<token id>`. */
 function adminActor(deps: Pick<MailerAppDeps, 'adminToken'>): string {
@@ -57,7 +64,7 @@ function adminActor(deps: Pick<MailerAppDeps, 'adminToken'>): string {
   return deps.adminToken ? `admin:${adminTokenId(deps.adminToken)}` : 'admin:';
 }
 
-/** The suppression-list and erasure routes, when their ports are given. */
+/** The suppression-list, erasure and webhook delivery-log routes, when their ports are given. */
 function mountRecipientRouters(admin: express.Router, deps: MailerAppDeps): void {
   const actor = adminActor(deps);
   const { logger } = deps;
@@ -67,6 +74,9 @@ function mountRecipientRouters(admin: express.Router, deps: MailerAppDeps): void
     );
   }
   if (deps.erasure) admin.use(createRecipientRouter({ erasure: deps.erasure, logger, actor }));
+  if (deps.webhookLog) {
+    admin.use(createWebhookRouter({ log: deps.webhookLog, logger, actor, maxBodyBytes: ADMIN_MAX_BODY_BYTES }));
+  }
 }
 
 /** Largest body the admin API reads (`POST /dead-letters/replay`); a larger one is a 413. */

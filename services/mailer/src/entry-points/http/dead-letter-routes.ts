@@ -13,7 +13,7 @@ import {
   type DeadLetterReplays,
   type ListOrder,
 } from '../../domain/dead-letters';
-import { noQuery, orderIdSchema, parse, parseQuery, queryInt, queryIntOr } from './admin-request';
+import { dateTimeSchema, noQuery, orderIdSchema, parse, parseQuery, queryInt, queryIntOr } from './admin-request';
 
 /** The filter keys a listing, a replay and a purge share (`DeadLetterFilter` without `state`). */
 const FILTER_KEYS = ['reason', 'smtpCode', 'orderId', 'from', 'to'] as const;
@@ -29,18 +29,6 @@ const reasonSchema = z.string().refine(isDeadLetterReason, {
   error: (issue) =>
     `unknown reason ${JSON.stringify(issue.input)}: expected one of ${Object.keys(DEAD_LETTER_REASON_DESCRIPTIONS).join(', ')}`,
 });
-
-/**
- * A point in time, ISO 8601 with seconds and a zone (`2026-11-25T18:00:00Z`, `…+01:00`, with
- * fractions or not), as a Date. A date alone or a local time is refused: which day or hour it
- * means would depend on the mailer's time zone.
- */
-const dateTimeSchema = z.iso
-  .datetime({
-    offset: true,
-    error: 'must be an ISO 8601 date-time with seconds and a zone, e.g. 2026-11-25T18:00:00Z',
-  })
-  .transform((value) => new Date(value));
 
 /** The filter fields as a query string carries them (strings). */
 const queryFilterFields = {

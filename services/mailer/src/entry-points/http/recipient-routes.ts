@@ -18,7 +18,7 @@ const erasureParams = z.strictObject({
 /**
  * `DELETE /recipients/:address` (admin API, behind ADMIN_TOKEN): erases the person's data at once
  * (`RecipientErasure.erase`; the address is compared as the suppression list compares it) and
- * answers `200 { address, erased: { deliveries, suppressions, outboxEvents, deadLetters } }`,
+ * answers `200 { address, erased: { deliveries, suppressions, outboxEvents, webhookDeliveries, deadLetters } }`,
  * also when nothing was found (all 0). An invalid address is a `400` naming `address`; a database
  * that is away a `503`. Logged at info with the address masked and who asked (`actor`).
  */

@@ -28,6 +28,8 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** Counts each published event; `routed` is false when no queue was bound to take it. */
   onPublished?: (type: MailEventType, routed: boolean) => void;
+  /** Called after a batch left the outbox (with webhooks on, its webhook deliveries now exist). */
+  onRemoved?: () => void;
   /** Test-only fault injection: pause between reading a batch and publishing it. */
   faultPauseMs?: number;
 }
@@ -135,7 +137,8 @@ async function round(options: OutboxRelayOptions, state: RelayState): Promise<nu
   }
   state.out ??= await openPublishing(link, options);
   await publishAll(options, state.out.publisher, entries);
-  await state.lease.remove(entries.map((e) => e.id));
+  await state.lease.remove(entries);
+  options.onRemoved?.();
   return entries.length === BATCH_SIZE ? 0 : POLL_INTERVAL_MS;
 }
 
