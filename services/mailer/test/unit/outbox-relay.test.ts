@@ -242,6 +242,77 @@ describe('createOutboxRelay', () => {
     jest.useRealTimers();
   });
 
+  it('when the connection was lost and came back, then the first batch goes out on a new channel without a failed round', async () => {
+    h = harness();
+    h.outbox.entries = [entry(1)];
+    h.relay.start();
+    await settle();
+    // connection lost: amqplib closes its channels
+    h.link.connected = false;
+    for (const c of h.link.channels) c.closed = 1;
+    await jest.advanceTimersByTimeAsync(2 * POLL_MS);
+    h.link.connected = true;
+    h.outbox.entries = [entry(2)];
+    await jest.advanceTimersByTimeAsync(POLL_MS);
+    console.log(
+      h.trail,
+      h.logs.filter((l) => l.level >= 40).map((l) => l.msg + ' ' + JSON.stringify(l.err)),
+    );
+    expect(h.logs.filter((l) => l.level >= 40)).toEqual([]);
+  });
+
+  it('when stopped while the relay tries to lead, then the stop resolves without waiting for the lead retry', async () => {
+    h = harness();
+    h.outbox.leadable = false;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const orig = h.outbox.tryLead.bind(h.outbox);
+    h.outbox.tryLead = async () => {
+      await gate;
+      return orig();
+    };
+    h.relay.start();
+    await settle();
+    let stopped = false;
+    const stopping = h.relay.stop().then(() => {
+      stopped = true;
+    });
+    open();
+    await settle();
+    await jest.advanceTimersByTimeAsync(POLL_MS);
+    const at500 = stopped;
+    await jest.advanceTimersByTimeAsync(2000);
+    await stopping;
+    expect(at500).toBe(true);
+  });
+
+  it('when woken while the relay reads, then the wake is kept and the new event goes out without waiting for the poll', async () => {
+    h = harness();
+    h.relay.start();
+    await settle();
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const lease = h.outbox.leases[0];
+    const orig = lease.next.bind(lease);
+    lease.next = async (n: number) => {
+      const got = await orig(n);
+      await gate;
+      return got;
+    };
+    await jest.advanceTimersByTimeAsync(POLL_MS); // second read, blocked, sees nothing
+    h.outbox.entries = [entry(1)];
+    h.relay.wake();
+    open();
+    await settle();
+    lease.next = orig;
+    await jest.advanceTimersByTimeAsync(100); // WAKE_DELAY_MS is 50
+    expect(h.link.channels.flatMap(ids)).toEqual([entry(1).eventId]);
+  });
+
   describe('publishing', () => {
     it('when events wait, then they are published in id order, routing key = type, persistent JSON with messageId = eventId', async () => {
       // Arrange

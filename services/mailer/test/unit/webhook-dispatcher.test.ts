@@ -54,11 +54,15 @@ class FakeQueue implements WebhookQueue {
   /** While set, a record waits for it before it is kept. */
   recordGate: Promise<void> | null = null;
 
+  /** While set, a claim waits for it before it answers (a slow query); it has taken its rows already, as a statement's snapshot would. */
+  claimGate: Promise<void> | null = null;
   async claim(limit: number, leaseMs: number): Promise<ClaimedWebhook[]> {
     this.claims.push({ limit, leaseMs });
     const err = this.claimErrors.shift();
+    const taken = err ? [] : this.due.splice(0, limit);
+    if (this.claimGate) await this.claimGate;
     if (err) throw err;
-    return this.due.splice(0, limit);
+    return taken;
   }
 
   async record(attempt: WebhookAttemptRecord): Promise<void> {
@@ -157,6 +161,74 @@ describe('createWebhookDispatcher', () => {
     await stopped;
     jest.useRealTimers();
     jest.restoreAllMocks();
+  });
+
+  it('when a POST ends while a claim is under way, then its slot is refilled right after the claim, not at the next poll', async () => {
+    h = harness(2);
+    h.queue.due = [delivery(1)];
+    h.dispatcher.start();
+    await settle();
+    // POST 1 under way, one free slot; the next poll claims 1 (slow query)
+    let open!: () => void;
+    h.queue.claimGate = new Promise<void>((r) => {
+      open = r;
+    });
+    h.queue.due = [delivery(2), delivery(3), delivery(4)];
+    await jest.advanceTimersByTimeAsync(POLL_MS);
+    expect(h.queue.claims).toHaveLength(2);
+    h.sender.answerStatus(mailEvent(1).eventId, 200); // ends during the claim
+    await settle();
+    h.queue.claimGate = null;
+    open();
+    await settle();
+    // one slot is free and 2 deliveries are due: expect them claimed without the poll
+    expect(h.sender.underWay).toHaveLength(2);
+  });
+
+  it('when woken while a claim is under way, then the wake is kept and the new delivery claimed right after, not at the next poll', async () => {
+    h = harness(2);
+    h.dispatcher.start();
+    await settle();
+    let open!: () => void;
+    h.queue.claimGate = new Promise<void>((r) => {
+      open = r;
+    });
+    await jest.advanceTimersByTimeAsync(POLL_MS); // the poll's claim has found nothing and is slow to answer
+
+    // Act: the relay adds a delivery and wakes the dispatcher while that claim is under way
+    h.queue.due = [delivery(5)];
+    h.dispatcher.wake();
+    h.queue.claimGate = null;
+    open();
+    await settle();
+
+    // Assert: claimed and sent without the clock moving to the next poll
+    expect(h.sender.sent).toEqual([mailEvent(5).eventId]);
+  });
+
+  it('when stopped while a claim is under way, then the stop resolves once its POSTs ended, without waiting for the poll', async () => {
+    h = harness(2);
+    h.dispatcher.start();
+    await settle();
+    let open!: () => void;
+    h.queue.claimGate = new Promise<void>((r) => {
+      open = r;
+    });
+    h.queue.due = [delivery(9)];
+    await jest.advanceTimersByTimeAsync(POLL_MS); // claim blocked
+    let stopped = false;
+    const stopping = h.dispatcher.stop().then(() => {
+      stopped = true;
+    });
+    h.queue.claimGate = null;
+    open();
+    await settle();
+    for (const id of h.sender.underWay) h.sender.answerStatus(id, 200);
+    await settle();
+    const soon = stopped;
+    await jest.advanceTimersByTimeAsync(POLL_MS);
+    await stopping;
+    expect(soon).toBe(true);
   });
 
   describe('concurrency', () => {

@@ -3,6 +3,7 @@ import { ErrorCodes, isAppError, type MailEventType } from '@order-mail/shared/c
 import { createConfirmedPublisher, type BrokerLink, type ConfirmedPublisher } from '@order-mail/shared/broker';
 import type { Logger } from '@order-mail/shared/logger';
 import { toMailEvent, type Outbox, type OutboxEntry, type OutboxLease } from '../../domain/mail-events';
+import { createWakeablePause } from './wakeable-pause';
 
 /** Most events read and published in one round. */
 const BATCH_SIZE = 200;
@@ -57,36 +58,20 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     stopping: false,
     lease: null as OutboxLease | null,
     out: null as Publishing | null,
-    wake: null as ((now?: boolean) => void) | null,
     loop: null as Promise<void> | null,
   };
-  // A wait that `wake` shortens to WAKE_DELAY_MS (and `stop` ends at once).
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      let timer = setTimeout(done, ms);
-      const until = Date.now() + ms;
-      function done() {
-        clearTimeout(timer);
-        state.wake = null;
-        resolve();
-      }
-      state.wake = (now = false) => {
-        if (now) return done();
-        if (until - Date.now() <= WAKE_DELAY_MS) return;
-        clearTimeout(timer);
-        timer = setTimeout(done, WAKE_DELAY_MS);
-      };
-    });
+  // Shortened to WAKE_DELAY_MS by a wake (also one that comes mid-round), ended by stop.
+  const pause = createWakeablePause(WAKE_DELAY_MS);
 
   async function loop(): Promise<void> {
     while (!state.stopping) {
       try {
-        await pause(await round(options, state));
+        await pause.wait(await round(options, state));
       } catch (err) {
         options.logger.warn({ err }, 'delivery events not relayed yet; trying again');
         await dropChannel(state);
         if (state.lease && !state.lease.holds()) await giveUpLease(state);
-        await pause(POLL_INTERVAL_MS);
+        await pause.wait(POLL_INTERVAL_MS);
       }
     }
     await dropChannel(state);
@@ -98,11 +83,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       state.loop ??= loop();
     },
     wake() {
-      state.wake?.();
+      pause.wake();
     },
     async stop() {
       state.stopping = true;
-      state.wake?.(true);
+      pause.stop();
       await state.loop;
     },
   };
@@ -121,7 +106,9 @@ type RelayState = {
 async function round(options: OutboxRelayOptions, state: RelayState): Promise<number> {
   const link = options.link();
   if (!options.ready() || !link?.isConnected()) {
-    // A relay that cannot publish lets another mailer (whose broker is reachable) take over.
+    // A relay that cannot publish lets another mailer (whose broker is reachable) take over; its
+    // channel died with the connection (amqplib does not reopen channels), so it is dropped too.
+    await dropChannel(state);
     await giveUpLease(state);
     return POLL_INTERVAL_MS;
   }

@@ -6,6 +6,7 @@ import {
   type WebhookOutcome,
   type WebhookQueue,
 } from '../../domain/webhooks';
+import { createWakeablePause } from './wakeable-pause';
 
 /** How often an idle dispatcher looks for due deliveries (the relay wakes it when it adds some). */
 const POLL_INTERVAL_MS = 1000;
@@ -55,18 +56,9 @@ export interface WebhookDispatcher {
  */
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const inFlight = new Set<Promise<void>>();
-  const state = { stopping: false, loop: null as Promise<void> | null, nudge: null as (() => void) | null };
-  // A wait that ends early on `wake`, `stop` or a POST finishing (a slot is free).
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        state.nudge = null;
-        resolve();
-      }
-      state.nudge = done;
-    });
+  const state = { stopping: false, loop: null as Promise<void> | null };
+  // Ended by wake, stop or a POST finishing (a slot is free), also when that comes mid-claim.
+  const pause = createWakeablePause();
 
   function attempt(claimed: ClaimedWebhook): void {
     const running = deliver(options, claimed)
@@ -75,7 +67,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       })
       .finally(() => {
         inFlight.delete(running);
-        state.nudge?.();
+        pause.wake();
       });
     inFlight.add(running);
   }
@@ -83,10 +75,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   async function loop(): Promise<void> {
     while (!state.stopping) {
       try {
-        await pause(await round());
+        await pause.wait(await round());
       } catch (err) {
         options.logger.warn({ err }, 'webhook deliveries not read; trying again');
-        await pause(ERROR_PAUSE_MS);
+        await pause.wait(ERROR_PAUSE_MS);
       }
     }
     await Promise.all(inFlight);
@@ -107,11 +99,11 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       state.loop ??= loop();
     },
     wake() {
-      state.nudge?.();
+      pause.wake();
     },
     async stop() {
       state.stopping = true;
-      state.nudge?.();
+      pause.stop();
       await state.loop;
     },
   };
