@@ -4,7 +4,9 @@ module.exports = {
   // Sources only: compiled dist/ folders must not contribute tests.
   roots: ['<rootDir>/shared', '<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // test/cluster: slow fault tests with a RabbitMQ cluster of their own, run by `npm run test:cluster`
+  // (jest.cluster.config.js), not by `npm test`.
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/test/cluster/'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
     // intl-messageformat and @formatjs/* ship ES modules only: Node loads them with require(esm), but

@@ -1,4 +1,5 @@
 import * as amqp from 'amqplib';
+import { amqpConnectTarget, amqpNodeLabel, parseAmqpNodeList, type AmqpConnectTarget } from './amqp-nodes';
 import { describeErrorCause, maskUrlPassword } from './diagnostics';
 import type { Logger } from './logger';
 
@@ -8,11 +9,19 @@ export type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage 
 export interface ChannelOpener {
   channel(): Promise<amqp.Channel>;
   confirmChannel(): Promise<amqp.ConfirmChannel>;
+  /**
+   * A channel whose closing does not restart the connection: for a declaration that may be
+   * refused (a 406 closes the channel it was made on) and is then made another way. The caller
+   * closes it.
+   */
+  scratchChannel(): Promise<amqp.Channel>;
 }
 
 export interface BrokerLink {
   /** True while a connection is open and its setup (topology, channels, consumers) has completed. */
   isConnected(): boolean;
+  /** `host:port` of the node the connection is open to (one of AMQP_URL's), null while not connected. */
+  node(): string | null;
   /** Resolves after the first successful connection and setup. */
   waitForConnect(): Promise<void>;
   /**
@@ -25,6 +34,7 @@ export interface BrokerLink {
 }
 
 export interface OpenBrokerOptions {
+  /** AMQP_URL: one node's URL, or several separated by commas (`parseAmqpNodeList`). */
   url: string;
   /** Shown in RabbitMQ's management UI as the connection name. */
   connectionName: string;
@@ -49,6 +59,11 @@ interface LinkState {
   channels: Set<amqp.Channel>;
   /** The last connect failure logged, to log a cause once and then remind once a minute. */
   lastFailure: { cause: string; at: number };
+  /** AMQP_URL's nodes, and the one the next (or current) connection goes to. */
+  nodes: string[];
+  nodeIndex: number;
+  /** What amqplib connects to: reassigned to the next node when a connection fails or is lost. */
+  target: AmqpConnectTarget;
 }
 
 /**
@@ -80,6 +95,11 @@ function recoverySetup(options: OpenBrokerOptions, state: LinkState): (raw: amqp
     await options.setup({
       channel: async () => watch(await raw.createChannel()),
       confirmChannel: async () => watch(await raw.createConfirmChannel()),
+      scratchChannel: async () => {
+        const ch = await raw.createChannel();
+        ch.on('error', (err: Error) => logger.debug({ err }, 'broker scratch channel closed'));
+        return ch;
+      },
     });
   };
 }
@@ -99,13 +119,29 @@ function logConnectFailure(options: OpenBrokerOptions, state: LinkState, err: Er
   // Retried every few seconds for as long as the broker is away: one plain line when the cause
   // changes, then a reminder a minute, never a stack (nothing in our code is wrong).
   const cause = describeErrorCause(err) || err.message;
+  const node = state.nodes[state.nodeIndex];
+  const key = `${node} ${cause}`;
   const now = Date.now();
-  if (cause === state.lastFailure.cause && now - state.lastFailure.at < CONNECT_FAILURE_REMINDER_MS) return;
-  state.lastFailure = { cause, at: now };
+  if (key === state.lastFailure.cause && now - state.lastFailure.at < CONNECT_FAILURE_REMINDER_MS) return;
+  state.lastFailure = { cause: key, at: now };
+  const where =
+    state.nodes.length > 1
+      ? `${maskUrlPassword(node)}, node ${state.nodeIndex + 1} of ${state.nodes.length} in AMQP_URL (${cause}); trying the next`
+      : `AMQP_URL ${maskUrlPassword(node)} (${cause}); retrying`;
   logger.warn(
-    { amqpUrl: maskUrlPassword(options.url), cause, error: err.message },
-    `broker not reachable at AMQP_URL ${maskUrlPassword(options.url)} (${cause}); retrying`,
+    { amqpUrl: maskUrlPassword(node), node: amqpNodeLabel(node), cause, error: err.message },
+    `broker not reachable at ${where}`,
   );
+}
+
+/**
+ * Points the next connection at the next node of AMQP_URL (after the last, the first again):
+ * amqplib's recovery reconnects to whatever `state.target` says when its delay is over.
+ */
+function rotateNode(state: LinkState): void {
+  if (state.nodes.length < 2) return;
+  state.nodeIndex = (state.nodeIndex + 1) % state.nodes.length;
+  Object.assign(state.target, amqpConnectTarget(state.nodes[state.nodeIndex]));
 }
 
 /** Follows the connection's life: connected or not, and a log line for each change. */
@@ -114,14 +150,23 @@ function watchConnection(model: amqp.RecoveringChannelModel, options: OpenBroker
   model.on('connect', () => {
     state.connected = true;
     state.lastFailure = { cause: '', at: 0 };
-    logger.info('broker connected');
+    logger.info({ node: amqpNodeLabel(state.nodes[state.nodeIndex]) }, 'broker connected');
   });
   model.on('disconnect', (err: Error) => {
     state.connected = false;
-    logger.warn({ err }, 'broker connection lost, reconnecting');
+    const node = amqpNodeLabel(state.nodes[state.nodeIndex]);
+    // The node may be the one that went away: the next connection tries the next one.
+    rotateNode(state);
+    logger.warn(
+      { err, node, next: amqpNodeLabel(state.nodes[state.nodeIndex]) },
+      'broker connection lost, reconnecting',
+    );
     options.onDisconnect?.(err);
   });
-  model.on('connect-failed', (err: Error) => logConnectFailure(options, state, err));
+  model.on('connect-failed', (err: Error) => {
+    logConnectFailure(options, state, err);
+    rotateNode(state);
+  });
   model.on('error', (err: Error) => logger.warn({ err }, 'broker connection error'));
   model.on('handler-error', (err: Error, event: string) => logger.error({ err, event }, 'broker handler threw'));
   model.on('blocked', (reason: string) => logger.warn({ reason }, 'broker blocked publishing'));
@@ -132,16 +177,26 @@ function watchConnection(model: amqp.RecoveringChannelModel, options: OpenBroker
  * A RabbitMQ connection that recovers by itself (amqplib's built-in recovery, retrying forever
  * with capped backoff). A channel that closes on its own (e.g. a channel-level protocol error)
  * closes the whole connection, so recovery rebuilds a known-good state instead of limping on.
+ * With several nodes in `url` it connects to the first that answers, and after a failed attempt
+ * or a lost connection tries the next (in order, round and round): amqplib recovers the
+ * connection, we choose where to. Throws a TypeError when `url` is not a valid node list (config
+ * refuses those first).
  */
 export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink> {
   const { logger } = options;
+  const parsed = parseAmqpNodeList(options.url);
+  if (!parsed.ok) throw new TypeError(`AMQP_URL ${parsed.message}`);
   const state: LinkState = {
     connected: false,
     stopping: false,
     channels: new Set(),
     lastFailure: { cause: '', at: 0 },
+    nodes: parsed.urls,
+    nodeIndex: 0,
+    target: amqpConnectTarget(parsed.urls[0]),
   };
-  const model = await amqp.connect(options.url, {
+  // amqplib reads the object at each (re)connect, so `rotateNode` can change it in place.
+  const model = await amqp.connect(state.target as amqp.Options.Connect, {
     clientProperties: { connection_name: options.connectionName },
     recovery: {
       waitForConnect: false,
@@ -160,6 +215,7 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
 
   return {
     isConnected: () => state.connected && !state.stopping,
+    node: () => (state.connected && !state.stopping ? amqpNodeLabel(state.nodes[state.nodeIndex]) : null),
     openChannel: async () => adHoc(await model.createChannel()),
     openConfirmChannel: async () => adHoc(await model.createConfirmChannel()),
     waitForConnect: () => model.waitForConnect().then(() => undefined),

@@ -1,3 +1,4 @@
+import { parseAmqpNodeList } from './amqp-nodes';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { AppError, ErrorCodes } from './errors';
@@ -48,10 +49,11 @@ const hostSchema = z.string().refine((v) => isIP(v) !== 0, {
 /** Env var holding a pino log level. */
 const logLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-/** An AMQP URL (amqp:// or amqps://). */
-const amqpUrlSchema = z
-  .string()
-  .refine((v) => /^amqps?:\/\/[^\s]+$/.test(v), { message: 'must be an amqp:// or amqps:// URL' });
+/** AMQP_URL: one amqp:// or amqps:// URL, or several separated by commas (`parseAmqpNodeList`); kept as given. */
+const amqpUrlSchema = z.string().superRefine((v, ctx) => {
+  const nodes = parseAmqpNodeList(v);
+  if (!nodes.ok) ctx.addIssue({ code: 'custom', message: nodes.message });
+});
 
 /** A RabbitMQ exchange or queue name (no spaces, at most 255 bytes, not reserved `amq.`). */
 export const amqpNameSchema = z
@@ -142,7 +144,10 @@ export const commonConfigSchema = z.object({
    * `::` for every interface (the images and the compose file set `0.0.0.0`).
    */
   HOST: hostSchema.default('127.0.0.1'),
-  /** RabbitMQ connection URL. */
+  /**
+   * RabbitMQ: one node's URL, or the nodes of a cluster separated by commas; connects to the first
+   * that answers and, when a connection fails or is lost, tries the next.
+   */
   AMQP_URL: amqpUrlSchema.default('amqp://guest:guest@127.0.0.1:5672'),
   /** Durable topic exchange that order events are published to. Must be the same for both services. */
   ORDERS_EXCHANGE: amqpNameSchema.default('orders'),

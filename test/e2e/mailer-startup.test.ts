@@ -142,7 +142,12 @@ describe('mailer start-up without its database (real process)', () => {
 
         // Assert: ready, and the waiting order is sent
         await eventually(async () => (await readiness(port)).status === 200, 20000, 'the mailer to become ready');
-        expect((await readiness(port)).checks).toEqual({ broker: 'ready', smtp: 'ready', database: 'ready' });
+        expect((await readiness(port)).checks).toEqual({
+          broker: 'ready',
+          brokerNode: '127.0.0.1:5672',
+          smtp: 'ready',
+          database: 'ready',
+        });
         const [mail] = await smtp.waitForMails(1, 15000);
         expect(mail.subject).toBe(subjectOf('LATE-DB-1'));
         proc.child.kill('SIGTERM');

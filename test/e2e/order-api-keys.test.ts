@@ -69,7 +69,10 @@ describe('the order API process and its keys', () => {
       const url = `http://127.0.0.1:${String(lines[listening].port)}`;
       const ready = await fetch(`${url}/readyz`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toEqual({ status: 'ready', checks: { broker: 'ready', auth: 'off' } });
+      expect(await ready.json()).toEqual({
+        status: 'ready',
+        checks: { broker: 'ready', brokerNode: '127.0.0.1:5672', auth: 'off' },
+      });
       const order = await fetch(`${url}/orders`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

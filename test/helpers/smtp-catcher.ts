@@ -14,8 +14,18 @@ export interface SmtpBehaviour {
   /**
    * Answer `RCPT TO` for these addresses (exactly as the client sends them) with this SMTP error,
    * e.g. `{ 'gone@example.com': { code: 550, message: '5.1.1 No such user' } }`; others are accepted.
+   * With `count`, only that many times per address, then the address is accepted.
    */
-  rejectRecipients?: Record<string, { code: number; message: string }>;
+  rejectRecipients?: Record<string, { code: number; message: string; count?: number }>;
+}
+
+/** A message or recipient the catcher refused (`rejectWith`, `rejectRecipients`), and when. */
+export interface SmtpRefusal {
+  /** `Date.now()` when the refusal was answered. */
+  at: number;
+  code: number;
+  /** The refused `RCPT TO` address; undefined for a refused message (DATA). */
+  recipient?: string;
 }
 
 export interface SmtpCatcher {
@@ -32,6 +42,10 @@ export interface SmtpCatcher {
   dropped: ParsedMail[];
   url: string;
   mails: ParsedMail[];
+  /** When each of `mails` was accepted (`Date.now()` as the 250 was answered), in the same order. */
+  acceptedAt: number[];
+  /** Every refusal of `rejectWith` and `rejectRecipients`, in order. */
+  refusals: SmtpRefusal[];
   /** Resolves once `count` mails have arrived; rejects after `timeoutMs` with how many did. */
   waitForMails(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
   close(): Promise<void>;
@@ -49,6 +63,10 @@ export interface SmtpCatcherOptions {
 /** A real SMTP server in-process that parses every message it accepts. */
 export async function startSmtpCatcher(options: SmtpCatcherOptions = {}): Promise<SmtpCatcher> {
   const mails: ParsedMail[] = [];
+  const acceptedAt: number[] = [];
+  const refusals: SmtpRefusal[] = [];
+  /** Refusals of `rejectRecipients` with a `count`, per address. */
+  const recipientRefusals = new Map<string, number>();
   const waiters: (() => void)[] = [];
   const catcher = {
     behaviour: {} as SmtpBehaviour,
@@ -69,12 +87,17 @@ export async function startSmtpCatcher(options: SmtpCatcherOptions = {}): Promis
     logger: false,
     onRcptTo(address, _session, callback) {
       catcher.recipients.push(address.address);
-      const refusal = catcher.behaviour.rejectRecipients?.[address.address];
+      const rule = catcher.behaviour.rejectRecipients?.[address.address];
+      const before = recipientRefusals.get(address.address) ?? 0;
+      const refusal = rule && (rule.count === undefined || before < rule.count) ? rule : undefined;
+      if (refusal) recipientRefusals.set(address.address, before + 1);
       // Answered on the next turn, as smtp-server's own handler does: a connection a test cut
       // meanwhile is then seen as closed instead of written to.
-      setImmediate(() =>
-        refusal ? callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code })) : callback(),
-      );
+      setImmediate(() => {
+        if (!refusal) return callback();
+        refusals.push({ at: Date.now(), code: refusal.code, recipient: address.address });
+        callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
+      });
     },
     onData(stream, session, callback) {
       const { rejectWith, delayMs = 0, dropAfterData } = catcher.behaviour;
@@ -94,10 +117,12 @@ export async function startSmtpCatcher(options: SmtpCatcherOptions = {}): Promis
           if (rejectWith && (catcher.behaviour.rejectCount === undefined || catcher.behaviour.rejectCount > 0)) {
             if (catcher.behaviour.rejectCount !== undefined) catcher.behaviour.rejectCount -= 1;
             catcher.rejected += 1;
+            refusals.push({ at: Date.now(), code: rejectWith.code });
             callback(Object.assign(new Error(rejectWith.message), { responseCode: rejectWith.code }));
             return;
           }
           mails.push(mail);
+          acceptedAt.push(Date.now());
           waiters.forEach((w) => w());
           callback();
         })
@@ -129,6 +154,8 @@ export async function startSmtpCatcher(options: SmtpCatcherOptions = {}): Promis
     dropped: catcher.dropped,
     url: `smtp://127.0.0.1:${port}`,
     mails,
+    acceptedAt,
+    refusals,
     waitForMails(count, timeoutMs = 20000) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -63,6 +63,8 @@ function envExampleWith(name: string, line: string | null): string {
 interface Service {
   image?: string;
   build?: unknown;
+  container_name?: string;
+  hostname?: string;
   command?: string[] | string;
   ports?: (string | { host_ip?: string; published?: string | number; target?: number })[];
   healthcheck?: { test?: string[] | string; disable?: boolean };
@@ -71,6 +73,13 @@ interface Service {
 }
 const raw = parse(readFileSync(composeFile, 'utf8')) as { services: Record<string, Service> };
 const services = Object.entries(raw.services);
+
+/** infra/prometheus/prometheus.yml, which the stack's Prometheus loads. */
+const prometheusConfig = parse(readFileSync(path.join(root, 'infra/prometheus/prometheus.yml'), 'utf8')) as {
+  scrape_configs: { job_name: string; static_configs?: unknown[]; dns_sd_configs?: Record<string, unknown>[] }[];
+};
+/** Where Prometheus scrapes the mailers: the compose service name (resolved by Docker's DNS) and its PORT. */
+const MAILER_SCRAPE = { service: 'mailer', port: 3001 };
 
 /** A short-syntax port `[host_ip:]published:target[/proto]` split into its host part and target. */
 function splitPort(port: string): { host: string | null; target: number } {
@@ -137,6 +146,22 @@ describeWithCompose('docker-compose.yml, checked by docker-compose config', () =
       (s.ports ?? []).map((p) => (typeof p === 'string' ? p.split(':')[0] : p.host_ip)),
     );
     expect(new Set(hostIps)).toEqual(new Set(['0.0.0.0']));
+  });
+
+  it('when the mailer is scaled (`--scale mailer=3`), then nothing pins it to one container', async () => {
+    const { code, stdout } = await composeConfig(envExample);
+
+    expect(code).toBe(0);
+    const mailer = (parse(stdout) as { services: Record<string, Service> }).services.mailer;
+    // A container name or a published host port exists once: a second replica could not start.
+    expect(mailer.container_name).toBeUndefined();
+    expect(mailer.ports ?? []).toEqual([]);
+    // WORKER_ID defaults to <hostname>-<pid>, and node is PID 1 in every container: a fixed
+    // hostname (or WORKER_ID) would give every replica the same id in the ledger and the logs.
+    expect(mailer.hostname).toBeUndefined();
+    expect(mailer.environment ?? {}).not.toHaveProperty('WORKER_ID');
+    // Prometheus finds every replica through the service name (see the YAML case below).
+    expect(mailer.environment?.PORT).toBe(String(MAILER_SCRAPE.port));
   });
 });
 
@@ -225,5 +250,16 @@ describe('docker-compose.yml, read as YAML', () => {
 
   it.each([['order-api'], ['mailer']])('when %s runs in the stack, then it listens on 0.0.0.0', (name) => {
     expect(raw.services[name].environment?.HOST).toBe('0.0.0.0');
+  });
+
+  it('when Prometheus scrapes the mailer, then it finds every replica by DNS (one A record per container), not one fixed target', () => {
+    const job = prometheusConfig.scrape_configs.find((c) => c.job_name === 'mailer');
+
+    expect(job?.static_configs).toBeUndefined();
+    expect(job?.dns_sd_configs).toEqual([
+      expect.objectContaining({ names: [MAILER_SCRAPE.service], type: 'A', port: MAILER_SCRAPE.port }),
+    ]);
+    expect(raw.services).toHaveProperty(MAILER_SCRAPE.service);
+    expect(raw.services.mailer.environment?.PORT).toBe(String(MAILER_SCRAPE.port));
   });
 });

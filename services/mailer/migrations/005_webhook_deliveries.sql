@@ -22,9 +22,9 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries (order_id);
 -- Retention deletes finished rows by age; the metrics count failed ones, a redelivery takes
--- them by creation time.
+-- them by the time they failed (updated_at).
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at) WHERE state <> 'pending';
-CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (created_at) WHERE state = 'failed';
+CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (updated_at) WHERE state = 'failed';
 
 -- The delivery log: one row per attempt.
 -- `attempt` starts again at 1 after a redelivery, so rows are keyed by their own id.

@@ -14,6 +14,7 @@ import {
   portSchema,
 } from '@order-mail/shared/config';
 import type { ShopIdentity } from './domain/order-email';
+import { DEFAULT_RATE_LIMIT_PAUSE_MS, MAX_RATE_LIMIT_PAUSE_MS } from './domain/send-pause';
 
 /** A number of whole days from 1 to 3650 in an environment string (`30`; no unit), `fallback` when unset. */
 function wholeDaysSchema(fallback: number) {
@@ -24,6 +25,15 @@ function wholeDaysSchema(fallback: number) {
     .pipe(z.number().int().min(1).max(3650))
     .default(fallback);
 }
+/** A whole number from `min` to `max` in an environment string (`14`; no unit, sign or decimals). */
+function wholeNumberSchema(min: number, max: number, example: number) {
+  return z
+    .string()
+    .regex(/^[0-9]{1,9}$/, { message: `must be a whole number from ${min} to ${max}, e.g. ${example}` })
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
+
 /** What is wrong with one RETRY_DELAYS entry, or null when it is a duration of 1 ms to `MAX_DURATION_MS`. */
 function retryDelayProblem(text: string): string | null {
   const ms = parseDuration(text);
@@ -102,24 +112,33 @@ const webhookUrlSchema = z.string().refine(
  */
 const webhookSecretSchema = z.string().transform((value, ctx) => {
   const secrets = value.trim().split(/\s+/);
-  const bad = secrets.find((s) => {
+  const form =
+    'must be whsec_ followed by the padded base64 of 24-64 random bytes, e.g. from `echo "whsec_$(openssl rand -base64 32)"` ' +
+    '(several, space-separated, while a receiver moves to a new one)';
+  const bad = secrets.findIndex((s) => {
     const body = s.startsWith('whsec_') ? s.slice('whsec_'.length) : null;
     // Padded standard base64 only: what every receiver's library (not only Node's) decodes.
     const base64 = body !== null && body.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(body);
     const bytes = base64 ? Buffer.from(body, 'base64').length : 0;
     return bytes < 24 || bytes > 64;
   });
-  if (value.trim() === '' || bad !== undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        'must be whsec_ followed by the base64 of 24-64 random bytes, e.g. from `echo "whsec_$(openssl rand -base64 32)"` ' +
-        '(several, space-separated, while a receiver moves to a new one)',
-    });
+  if (value.trim() === '' || bad >= 0) {
+    // Which one, never its value: it is a secret.
+    const which = secrets.length > 1 && bad >= 0 ? ` (secret ${bad + 1} of ${secrets.length} is not)` : '';
+    ctx.addIssue({ code: 'custom', message: `${form}${which}` });
     return z.NEVER;
   }
   return secrets;
 });
+
+/**
+ * QUORUM_INITIAL_GROUP_SIZE's default: the nodes AMQP_URL lists, at most 3 (a quorum of 3 survives
+ * one node's loss; more replicas cost writes), or undefined for a single URL (RabbitMQ decides).
+ */
+function defaultQuorumGroupSize(amqpUrl: string): number | undefined {
+  const nodes = amqpUrl.split(',').length;
+  return nodes > 1 ? Math.min(3, nodes) : undefined;
+}
 
 /** An https URL with a host and no white space, user name or password (a link or image of the email). */
 const httpsUrlSchema = z.string().refine(
@@ -172,6 +191,12 @@ export const mailerConfigSchema = commonConfigSchema
     MAIL_EVENTS_EXCHANGE: amqpNameSchema.default('mail.events'),
     /** Deliveries of one message before the broker dead-letters it (guards against crash loops). */
     DELIVERY_LIMIT: z.coerce.number().int().min(1).max(1000).default(20),
+    /**
+     * Nodes each new quorum queue is replicated on (`x-quorum-initial-group-size`, 1-7); defaults
+     * to the number of nodes in AMQP_URL, at most 3, when it lists several, else RabbitMQ's default.
+     * A queue that already exists keeps its size.
+     */
+    QUORUM_INITIAL_GROUP_SIZE: z.coerce.number().int().min(1).max(7).optional(),
     /** Messages handled at once (AMQP prefetch); keep it at or above SMTP_POOL_SIZE. */
     PREFETCH: z.coerce.number().int().min(1).max(1000).default(10),
     /** Delay before each retry of a transient failure; after the last one the message is dead-lettered. */
@@ -260,6 +285,20 @@ export const mailerConfigSchema = commonConfigSchema
      * checked every 5 s.)
      */
     SMTP_CHECK_INTERVAL_MS: durationMsSchema.default(30_000),
+    /**
+     * Most emails per second, all mailers on the same DATABASE_SCHEMA together (a whole number
+     * 1-10000, counted in PostgreSQL); unset, no cap. Set it to the relay's quota (e.g. SES's
+     * maximum send rate), the same on every mailer.
+     */
+    SMTP_MAX_RATE: wholeNumberSchema(1, 10_000, 14).optional(),
+    /**
+     * How long a mailer pauses its sends after the SMTP server turned one away for our rate
+     * (421/451/454 saying "rate" or with a 4.7.x code); doubles while such replies keep coming,
+     * up to 1 min. At most 1 min.
+     */
+    SMTP_RATE_LIMIT_PAUSE_MS: durationMsSchema
+      .refine((ms) => ms <= MAX_RATE_LIMIT_PAUSE_MS, { message: 'must be at most 1m (60000 ms)' })
+      .default(DEFAULT_RATE_LIMIT_PAUSE_MS),
     /** `From:` of every email: `Name <address>` or a bare address, one mailbox as nodemailer reads it. */
     MAIL_FROM: z
       .string()
@@ -313,6 +352,7 @@ export const mailerConfigSchema = commonConfigSchema
       MESSAGE_ID_DOMAIN: c.MESSAGE_ID_DOMAIN ?? fromAddress.slice(fromAddress.lastIndexOf('@') + 1),
       SHOP_NAME: c.SHOP_NAME ?? shopNameFrom(c.MAIL_FROM, fromAddress),
       REPLY_TO: c.REPLY_TO ?? c.SUPPORT_EMAIL,
+      QUORUM_INITIAL_GROUP_SIZE: c.QUORUM_INITIAL_GROUP_SIZE ?? defaultQuorumGroupSize(c.AMQP_URL),
     };
   });
 

@@ -15,12 +15,13 @@ import { createOutboxMetrics } from './adapters/metrics/outbox-metrics';
 import { createPgOutbox } from './adapters/db/outbox-pg';
 import { removeExpiredPersonalData } from './adapters/db/pii-retention-pg';
 import { createPgErasure } from './adapters/db/erasure-pg';
+import { createPgSendRateLimiter } from './adapters/db/send-rate-limiter-pg';
 import type { RecipientErasure } from './domain/erasure';
 import { createInFlightGauge, createMailerMetrics } from './adapters/metrics/mailer-metrics';
 import { startSmtpMonitor } from './adapters/smtp/smtp-monitor';
 import { createSmtpTransport, type SmtpTransport } from './adapters/smtp/smtp-transport';
 import { compileTemplates } from './adapters/templates/template-renderer';
-import { createMailWorker } from './domain/mail-worker';
+import { createMailWorker, type MailWorkerDeps } from './domain/mail-worker';
 import type { ComposeOrderEmailDeps } from './domain/compose-order-email';
 import type { RetrySchedule } from './domain/retry-policy';
 import type { DeadLetterRecords, DeadLetterReplays } from './domain/dead-letters';
@@ -112,8 +113,10 @@ export async function startMailer(
   });
   // Where it listens, and whether the admin API is on (never the token itself).
   const adminApi = config.ADMIN_TOKEN ? 'on' : 'off (ADMIN_TOKEN is not set)';
+  // The receiver's host only: a path may carry a token of the shop's.
+  const webhooks = config.WEBHOOK_URL ? `on (${new URL(config.WEBHOOK_URL).host})` : 'off (WEBHOOK_URL is not set)';
   logger.info(
-    { host: config.HOST, port: http.port, url: http.url, queue: config.MAILER_QUEUE, adminApi },
+    { host: config.HOST, port: http.port, url: http.url, queue: config.MAILER_QUEUE, adminApi, webhooks },
     'mailer listening',
   );
 
@@ -186,10 +189,7 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   // Called only once the mailer runs, long after `relay` (built once the consumer exists) is set.
   const ledger = createPgDeliveryLedger(database.pool, {}, { onEventsWritten: () => relay.wake() });
   const transport = transportFromConfig(config);
-  const schedule: RetrySchedule = {
-    delaysMs: config.RETRY_DELAYS,
-    unknownOutcomeGraceMs: config.UNKNOWN_OUTCOME_GRACE_MS,
-  };
+  const schedule = retryScheduleFromConfig(config);
   const metrics = createMailerMetrics(registry, { retryAttempts: config.RETRY_DELAYS.length });
   const worker = createMailWorker({
     transport,
@@ -204,6 +204,7 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
     email: compose.settings,
     faultPauseBeforeRecordMs: config.FAULT_PAUSE_BEFORE_RECORD_MS,
     maxClaimed: 2 * config.SMTP_POOL_SIZE,
+    ...sendRateFromConfig(config, database, logger),
   });
   const consumer = createOrderConfirmedConsumer({
     amqpUrl: config.AMQP_URL,
@@ -229,7 +230,7 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   const guarded = onceMigrated(ledgerState, records, replays);
   const app = createMailerApp({
     registry,
-    checks: readinessConditions(parts),
+    checks: [...readinessConditions(parts), brokerNodeCheck(consumer)],
     ledger,
     deadLetters: guarded.records,
     replays: guarded.replays,
@@ -304,6 +305,31 @@ function webhooksFromConfig(
   });
 }
 
+/** RETRY_DELAYS and UNKNOWN_OUTCOME_GRACE_MS, as the worker and the consumer's internal errors follow them. */
+function retryScheduleFromConfig(config: MailerConfig): RetrySchedule {
+  return { delaysMs: config.RETRY_DELAYS, unknownOutcomeGraceMs: config.UNKNOWN_OUTCOME_GRACE_MS };
+}
+
+/**
+ * The worker's sending rate: the cap shared by all mailers (SMTP_MAX_RATE; unset, none and no
+ * queries; its table is migration 006's, and sends start only once migrated) and the pause after
+ * rate-limit replies (SMTP_RATE_LIMIT_PAUSE_MS).
+ */
+function sendRateFromConfig(
+  config: MailerConfig,
+  database: Database,
+  logger: Logger,
+): Pick<MailWorkerDeps, 'rateLimiter' | 'rateLimitPauseMs'> {
+  const rate = config.SMTP_MAX_RATE;
+  return {
+    rateLimiter:
+      rate === undefined
+        ? undefined
+        : createPgSendRateLimiter(database.pool, { ratePerSecond: rate, schema: config.DATABASE_SCHEMA, logger }),
+    rateLimitPauseMs: config.SMTP_RATE_LIMIT_PAUSE_MS,
+  };
+}
+
 /** The SMTP pool as configured; opens connections on first use. */
 function transportFromConfig(config: MailerConfig): SmtpTransport {
   return createSmtpTransport({
@@ -374,6 +400,11 @@ function readinessConditions(parts: Omit<MailerParts, 'app'>): ReadinessConditio
   ];
 }
 
+/** `/readyz`'s `brokerNode`: the RabbitMQ node (of AMQP_URL's) the consumer is connected to; never makes the mailer unready. */
+function brokerNodeCheck(consumer: OrderConfirmedConsumer): ReadinessCheck {
+  return { name: 'brokerNode', status: () => consumer.link()?.node() ?? 'none', informational: true };
+}
+
 function registerUpGauges(parts: MailerParts, conditions: ReadinessCondition[]): void {
   for (const c of conditions) createUpGauge(parts.registry, c.gauge, c.help, () => c.status() === 'ready');
   createUpGauge(
@@ -384,9 +415,19 @@ function registerUpGauges(parts: MailerParts, conditions: ReadinessCondition[]):
   );
 }
 
+/** Settings that are valid but probably not what was meant: test-only fault injection, webhook settings that do nothing. */
 function warnAboutFaultInjection(config: MailerConfig, logger: Logger): void {
   for (const key of ['FAULT_PAUSE_BEFORE_ACK_MS', 'FAULT_PAUSE_BEFORE_RELAY_MS'] as const) {
     if (config[key]) logger.warn({ pauseMs: config[key] }, `${key} is set: test-only fault injection is on`);
+  }
+  if (config.WEBHOOK_SECRET && !config.WEBHOOK_URL) {
+    logger.warn('WEBHOOK_SECRET is set but WEBHOOK_URL is not: no webhooks are sent');
+  }
+  if (config.WEBHOOK_LOG_RETENTION_DAYS > config.LEDGER_PII_RETENTION_DAYS) {
+    logger.warn(
+      { webhookLogDays: config.WEBHOOK_LOG_RETENTION_DAYS, personalDataDays: config.LEDGER_PII_RETENTION_DAYS },
+      'WEBHOOK_LOG_RETENTION_DAYS exceeds LEDGER_PII_RETENTION_DAYS: webhook deliveries are deleted after LEDGER_PII_RETENTION_DAYS, since they hold the recipient',
+    );
   }
 }
 

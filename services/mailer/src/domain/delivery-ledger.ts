@@ -170,6 +170,12 @@ export interface FailureRecord {
    * suppression list in the same transaction (kept as it was if it is already there).
    */
   rejection?: RecipientRejection;
+  /**
+   * No delivery event: a rate-limited attempt that the worker sends again itself after its pause,
+   * seconds later (`email.retrying` announces a retry on the schedule; the next event of the
+   * order is the outcome of the resend).
+   */
+  quiet?: boolean;
 }
 
 /** The delivery ledger as the worker needs it; the PostgreSQL adapter implements it. */
@@ -188,7 +194,7 @@ export interface DeliveryLedger {
   ): Promise<{ alreadySent: boolean }>;
   /**
    * Records a failed attempt; a delivery that becomes `retrying` or `dead` gets its delivery event
-   * (`email.retrying`, `email.dead_lettered`) in the outbox in the same transaction.
+   * (`email.retrying`, `email.dead_lettered`) in the outbox in the same transaction, unless `quiet`.
    * `claimLost`: another attempt holds the delivery now (or sent it); only the attempt was recorded.
    */
   recordFailure(deliveryId: number, attempt: number, failure: FailureRecord): Promise<{ claimLost: boolean }>;

@@ -9,10 +9,11 @@ import {
   type OrderEmail,
   type OrderEmailSettings,
 } from './order-email';
-import type { MailTransport, TemplateRenderer, WorkerMetrics } from './ports';
+import type { MailTransport, SendRateLimiter, TemplateRenderer, WorkerMetrics } from './ports';
 import type { RetrySchedule } from './retry-policy';
 import { recipientKeyOf } from './suppression';
-import { renderEmail, sendAndRecord, type SendJob } from './send-steps';
+import { renderEmail, sendAndRecord, type SendJob, type SendStepResult } from './send-steps';
+import { createSendPause, DEFAULT_RATE_LIMIT_PAUSE_MS, MAX_RATE_LIMIT_PAUSE_MS, type SendPause } from './send-pause';
 import { createSendSlots, type SendSlots } from './send-slots';
 
 export interface MailWorkerDeps {
@@ -39,6 +40,17 @@ export interface MailWorkerDeps {
    * (each an unknown outcome, resent after the grace period), not its whole prefetch.
    */
   maxClaimed?: number;
+  /**
+   * The cap on sends per second shared by all mailers (SMTP_MAX_RATE); none, no cap. A token is
+   * taken before each claim (see `waitForTurn`).
+   */
+  rateLimiter?: SendRateLimiter;
+  /**
+   * The first pause of this worker's sends after the SMTP server turned one away for our rate
+   * (SMTP_RATE_LIMIT_PAUSE_MS, default 5 s); it doubles while such replies keep coming, up to
+   * `MAX_RATE_LIMIT_PAUSE_MS` (or this, if longer).
+   */
+  rateLimitPauseMs?: number;
 }
 
 export interface MailWorker {
@@ -58,25 +70,68 @@ export interface MailWorker {
  */
 export function createMailWorker(deps: MailWorkerDeps): MailWorker {
   const slots: SendSlots | null = deps.maxClaimed ? createSendSlots(deps.maxClaimed) : null;
+  const baseMs = deps.rateLimitPauseMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS;
+  const pause = createSendPause({ baseMs, maxMs: Math.max(baseMs, MAX_RATE_LIMIT_PAUSE_MS) });
   return {
     async process(event, history, messageLog = deps.logger) {
       const ids = idsOf(event);
       const log = messageLog.child(ids);
       const email = buildOrderConfirmationEmail(event, deps.email);
-      const claimToRecord = () => claimAndSend(deps, { event, email, ids, history, log });
+      const claimToRecord = () => sendUntilSettled(deps, { event, email, ids, history, log, pause });
       return slots ? slots.run(claimToRecord) : claimToRecord();
     },
   };
 }
 
-async function claimAndSend(deps: MailWorkerDeps, job: Omit<SendJob, 'claim' | 'rendered'>): Promise<DeliveryOutcome> {
+type MessageJob = Omit<SendJob, 'claim' | 'rendered' | 'rateLimitedBefore'>;
+
+/**
+ * Claims and sends the message until it has an outcome for the queue: a send the SMTP server
+ * turned away for our rate is recorded, waits for the worker's pause and is claimed and sent again
+ * (with the same Message-ID), at most `RATE_LIMITED_TRIES` times in a row (`decideNextStep`).
+ */
+async function sendUntilSettled(deps: MailWorkerDeps, job: MessageJob): Promise<DeliveryOutcome> {
+  let email = job.email;
+  for (let rateLimitedBefore = 0; ; rateLimitedBefore++) {
+    await waitForTurn(deps, job.pause);
+    const result = await claimAndSend(deps, { ...job, email }, rateLimitedBefore);
+    if (result.action !== 'resend-after-pause') return result;
+    // The next claim asks for the Message-ID this try went out with (a resend after an unknown
+    // outcome keeps the first one, even one a re-posted event's claim found).
+    email = { ...email, messageId: result.messageId };
+  }
+}
+
+/**
+ * Waits until this worker may start its next send: past its rate-limit pause, then with a token
+ * of the shared cap (SMTP_MAX_RATE), before the claim. Before the claim, not after: a worker that
+ * dies while it waits leaves the order as it was (not `sending`, which would read as an unknown
+ * outcome and cost the grace period), and a long wait never stretches a claim towards the grace
+ * period. A token taken while a pause began is dropped, and another taken after the pause, so
+ * sends held up by the pause do not go out together above the cap. A token is spent even when the
+ * claim then says not to send (a duplicate): the cap errs on the slow side.
+ */
+async function waitForTurn(deps: MailWorkerDeps, pause: SendPause): Promise<void> {
+  for (;;) {
+    await pause.whenOver();
+    if (!deps.rateLimiter) return;
+    const started = Date.now();
+    // Rejects only when the shared count cannot be read: the caller's internal-error path, with
+    // nothing claimed.
+    await deps.rateLimiter.acquire();
+    deps.metrics.waitedForSendRate((Date.now() - started) / 1000);
+    if (!pause.isOn()) return;
+  }
+}
+
+async function claimAndSend(deps: MailWorkerDeps, job: MessageJob, rateLimitedBefore: number): Promise<SendStepResult> {
   const { email, ids, history, log } = job;
   const claim = await claimDelivery(deps, ids, email, history, job.event.order.customer.locale);
   if (!isSendClaim(claim)) return outcomeWithoutSending(deps, claim, ids, log);
   noteResend(deps, claim, log);
   const render = await renderEmail(deps, email, claim, ids, log);
   if (!render.ok) return render.outcome;
-  return sendAndRecord(deps, { ...job, rendered: render.rendered, claim });
+  return sendAndRecord(deps, { ...job, rendered: render.rendered, claim, rateLimitedBefore });
 }
 
 function idsOf(event: OrderConfirmedEvent): Required<DeliveryIds> {

@@ -91,6 +91,20 @@ export class SendFailureError extends Error {
   }
 }
 
+/**
+ * The cap on sends per second shared by every mailer (SMTP_MAX_RATE): the adapter keeps the
+ * count where all mailers see it (PostgreSQL). The worker takes one token before each claim.
+ */
+export interface SendRateLimiter {
+  /**
+   * Resolves once one more send fits under the cap (a token taken), waiting as long as the cap
+   * needs; never sends above the cap because the count cannot be read: rejects instead when the
+   * store stays unreachable (after a short wait), which the worker treats like a ledger that
+   * cannot be reached (an internal error).
+   */
+  acquire(): Promise<void>;
+}
+
 /** What the worker measures; the metrics adapter maps it to Prometheus. */
 export interface WorkerMetrics {
   /** Starts timing one render; calling the returned function records its duration. */
@@ -103,4 +117,10 @@ export interface WorkerMetrics {
   /** An email accepted by the SMTP server, `endToEndSeconds` after the API accepted the order. */
   delivered(endToEndSeconds: number): void;
   outcomeUnknown(): void;
+  /** A send the SMTP server turned away for our sending rate (a `rate_limited` failure). */
+  rateLimited(): void;
+  /** This worker paused its sends for `seconds` after a rate-limit reply. */
+  paused(seconds: number): void;
+  /** A send waited `seconds` for a token of the shared cap (SMTP_MAX_RATE). */
+  waitedForSendRate(seconds: number): void;
 }

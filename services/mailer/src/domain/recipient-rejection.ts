@@ -1,3 +1,5 @@
+import { enhancedStatusOf } from './classify-failure';
+
 /** What the SMTP adapter knows about a refusal, for deciding whether it condemns the address. */
 export interface RefusalFacts {
   /** The SMTP command the server refused, as nodemailer names it: `RCPT TO`, `MAIL FROM`, `DATA`, … */
@@ -14,9 +16,6 @@ const RCPT_REJECTIONS = new Set([
   551, // user not local
   553, // mailbox name not allowed
 ]);
-
-// RFC 3463 §2: `class.subject.detail` right after the reply code (RFC 2034 §4: "550 5.1.1 …").
-const ENHANCED_STATUS = /^\d{3}[ -]([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
 
 // RFC 3463 §3.2: X.1.7 and X.1.8 are about the sender's address, not the recipient's.
 const SENDER_DETAILS = new Set([7, 8]);
@@ -36,10 +35,10 @@ const SENDER_DETAILS = new Set([7, 8]);
  */
 export function isRecipientRejection(facts: RefusalFacts): boolean {
   if ((facts.responseCode ?? 0) < 500) return false;
-  const enhanced = facts.response === undefined ? null : ENHANCED_STATUS.exec(facts.response.trimStart());
+  const enhanced = enhancedStatusOf(facts.response);
   if (enhanced) {
-    const [, klass, subject, detail] = enhanced;
-    return klass === '5' && subject === '1' && !SENDER_DETAILS.has(Number(detail));
+    const { klass, subject, detail } = enhanced;
+    return klass === 5 && subject === 1 && !SENDER_DETAILS.has(detail);
   }
   return facts.command === 'RCPT TO' && RCPT_REJECTIONS.has(facts.responseCode ?? 0);
 }

@@ -11,6 +11,7 @@ import { SendFailureError, type RenderedEmail, type SendFailure } from './ports'
 import { isRecipientRejection } from './recipient-rejection';
 import type { RecipientRejection } from './suppression';
 import { decideNextStep } from './retry-policy';
+import type { SendPause } from './send-pause';
 
 /** Everything the send step needs about one claimed delivery. */
 export interface SendJob {
@@ -21,7 +22,23 @@ export interface SendJob {
   ids: Required<DeliveryIds>;
   history: MessageHistory;
   log: Logger;
+  /** The worker's pause after rate-limit replies: a send starts it, an accepted one ends the row. */
+  pause: SendPause;
+  /** Rate-limit replies this processing of the message got in a row before this send. */
+  rateLimitedBefore: number;
 }
+
+/**
+ * The SMTP server turned the send away for our rate, and the message is to be claimed and sent
+ * again once the worker's pause is over, with `messageId` (the attempt is recorded, quietly).
+ */
+export interface ResendAfterPause {
+  action: 'resend-after-pause';
+  messageId: string;
+}
+
+/** What a send step leads to: the message's outcome for the queue, or another try after the pause. */
+export type SendStepResult = DeliveryOutcome | ResendAfterPause;
 
 /**
  * Fills the email's template. A template that fails cannot succeed on a retry: the attempt is
@@ -68,12 +85,13 @@ export async function renderEmail(
  * accepted it and the ledger says `sent`; after a failed send, what the retry policy decides.
  * Rejects with whatever the transport throws that is not a `SendFailureError` (a bug).
  */
-export async function sendAndRecord(deps: MailWorkerDeps, job: SendJob): Promise<DeliveryOutcome> {
+export async function sendAndRecord(deps: MailWorkerDeps, job: SendJob): Promise<SendStepResult> {
   const { email, rendered, claim, ids } = job;
   // A resend after an unknown outcome repeats the first Message-ID, even from a re-posted event,
   // so that receivers that deduplicate on it show one email.
   const messageId = claim.record.messageId ?? email.messageId;
   const stopTimer = deps.metrics.startSmtpSend();
+  const mark = job.pause.mark();
   try {
     const receipt = await deps.transport.send({
       from: deps.mailFrom,
@@ -86,12 +104,13 @@ export async function sendAndRecord(deps: MailWorkerDeps, job: SendJob): Promise
       headers: { 'X-Order-Id': ids.orderId, 'X-Correlation-Id': ids.correlationId },
     });
     stopTimer(receipt.responseCode);
+    job.pause.accepted(mark);
     deps.metrics.delivered((Date.now() - Date.parse(job.event.acceptedAt)) / 1000);
     return await recordSent(deps, job, messageId, receipt);
   } catch (err) {
     if (!(err instanceof SendFailureError)) throw err;
     stopTimer(err.failure.responseCode);
-    return recordFailedSend(deps, job, err.failure);
+    return recordFailedSend(deps, job, err.failure, { messageId, mark });
   }
 }
 
@@ -120,6 +139,16 @@ async function recordSent(
     'email sent',
   );
   return { ...ids, action: 'ack', result: 'sent', smtpResponse: receipt.response };
+}
+
+/**
+ * The ledger status after a failed attempt: `retrying` for a retry, on the schedule or after the
+ * pause (the order waits to be claimed again); `sending` for a hold (the send may have gone
+ * through); `dead` for a dead letter.
+ */
+function statusAfter(action: ReturnType<typeof decideNextStep>['action']): 'retrying' | 'sending' | 'dead' {
+  if (action === 'retry' || action === 'resend-after-pause') return 'retrying';
+  return action === 'hold' ? 'sending' : 'dead';
 }
 
 /** The suppression a permanent failure asks for, when it refused the recipient for good (`isRecipientRejection`). */
@@ -158,15 +187,44 @@ function logFailedSend(
   else log.warn(fields, 'send failed');
 }
 
+/**
+ * A rate-limit reply: counted, and the worker's sends paused (unless a pause started since this
+ * send began, which covers it). Logged here, at warn, with the pause.
+ */
+function pauseAfterRateLimit(
+  deps: Pick<MailWorkerDeps, 'metrics'>,
+  { pause, claim, log, rateLimitedBefore }: Pick<SendJob, 'pause' | 'claim' | 'log' | 'rateLimitedBefore'>,
+  sendFailure: SendFailure,
+  mark: number,
+): void {
+  deps.metrics.rateLimited();
+  const pauseMs = pause.rateLimited(mark);
+  if (pauseMs !== null) deps.metrics.paused(pauseMs / 1000);
+  log.warn(
+    {
+      attempt: claim.attempt,
+      smtpCode: sendFailure.responseCode,
+      error: maskEmailsIn(sendFailure.message),
+      rateLimitedInARow: rateLimitedBefore + 1,
+      pauseMs: pauseMs ?? undefined,
+    },
+    pauseMs === null
+      ? 'SMTP server limits our sending rate; this worker is already pausing its sends'
+      : "SMTP server limits our sending rate; pausing this worker's sends",
+  );
+}
+
 /** Classifies a failed send, records it, and turns the retry policy's step into an outcome. */
 async function recordFailedSend(
   deps: MailWorkerDeps,
   job: SendJob,
   sendFailure: SendFailure,
-): Promise<DeliveryOutcome> {
+  sent: { messageId: string; mark: number },
+): Promise<SendStepResult> {
   const { claim, ids, history, log } = job;
   const { attempt } = claim;
   const failureClass = classifyFailure(sendFailure.facts);
+  if (failureClass === 'rate_limited') pauseAfterRateLimit(deps, job, sendFailure, sent.mark);
   const rejection = failureClass === 'permanent' ? rejectionOf(deps, job, sendFailure) : undefined;
   const failure: FailureInfo = {
     failureClass,
@@ -174,24 +232,28 @@ async function recordFailedSend(
     responseCode: sendFailure.responseCode,
     response: sendFailure.response,
   };
-  const step = decideNextStep(failureClass, history.sendFailures, deps.schedule);
-  const status = step.action === 'retry' ? 'retrying' : step.action === 'hold' ? 'sending' : 'dead';
+  const step = decideNextStep(failureClass, history.sendFailures, deps.schedule, job.rateLimitedBefore + 1);
   const { claimLost } = await deps.ledger.recordFailure(claim.record.id, attempt, {
-    status,
+    status: statusAfter(step.action),
     outcome: failureClass,
     error: sendFailure.message,
     smtpCode: sendFailure.responseCode,
     smtpResponse: sendFailure.response,
     reason: step.action === 'dead-letter' ? step.reason : failureClass,
     rejection,
+    // Resent in place within seconds: no `email.retrying` for a retry that the schedule never sees.
+    ...(step.action === 'resend-after-pause' ? { quiet: true } : {}),
   });
-  logFailedSend(job, failureClass, sendFailure, rejection !== undefined);
+  if (step.action !== 'resend-after-pause') logFailedSend(job, failureClass, sendFailure, rejection !== undefined);
   if (claimLost) {
     // Another attempt owns the delivery now: look again after it has had its chance.
     log.warn({ attempt }, 'this attempt no longer holds the delivery; holding the message');
     return { ...ids, action: 'hold', delayMs: deps.schedule.unknownOutcomeGraceMs, reason: 'in_progress', failure };
   }
   switch (step.action) {
+    case 'resend-after-pause':
+      // The server took nothing (a 4xx reply), so the resend cannot make a duplicate.
+      return { action: 'resend-after-pause', messageId: sent.messageId };
     case 'retry':
       return {
         ...ids,

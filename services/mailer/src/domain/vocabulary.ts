@@ -12,9 +12,12 @@
  * - `unknown_outcome`: the final dot had been written and no reply came (connection lost, timed
  *   out, send aborted at its deadline), so the server may have accepted the message: never
  *   resend at once;
- * - `auth`: the server refused our credentials (535, EAUTH): not the message's fault, retry slowly.
+ * - `auth`: the server refused our credentials (535, EAUTH): not the message's fault, retry slowly;
+ * - `rate_limited`: the relay turned the send away for our sending rate (a 421, 451 or 454 saying
+ *   "rate" or with a 4.7.x code): the worker pauses its sends briefly and sends the message again
+ *   without using up a place in the retry schedule (`isRateLimitReply`).
  */
-export const FAILURE_CLASSES = ['transient', 'permanent', 'unknown_outcome', 'auth'] as const;
+export const FAILURE_CLASSES = ['transient', 'permanent', 'unknown_outcome', 'auth', 'rate_limited'] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /**

@@ -197,8 +197,8 @@ export interface WebhookLog {
   get(eventId: string): Promise<WebhookDeliveryView | null>;
   /**
    * Makes deliveries pending again, due now, their attempt count back at 0 (the log keeps the
-   * earlier attempts): the given `eventIds` whatever their state, or every `failed` one created
-   * at or after `failedSince`. Resolves with how many were made pending.
+   * earlier attempts): the given `eventIds` whatever their state, or every `failed` one that
+   * failed at or after `failedSince` (its last change). Resolves with how many were made pending.
    */
   redeliver(selection: { eventIds: readonly string[] } | { failedSince: Date }): Promise<number>;
 }

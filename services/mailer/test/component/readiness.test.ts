@@ -27,7 +27,7 @@ describe('mailer readiness', () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({
         status: 'ready',
-        checks: { broker: 'ready', smtp: 'ready', database: 'ready' },
+        checks: { broker: 'ready', brokerNode: '127.0.0.1:5672', smtp: 'ready', database: 'ready' },
       });
     } finally {
       await stack.dispose();
@@ -64,7 +64,7 @@ describe('mailer readiness', () => {
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({
         status: 'not_ready',
-        checks: { broker: 'not_ready', smtp: 'unreachable', database: 'ready' },
+        checks: { broker: 'not_ready', brokerNode: expect.any(String), smtp: 'unreachable', database: 'ready' },
       });
       expect((await fetch(`http://127.0.0.1:${mailer.port}/healthz`)).status).toBe(200);
     } finally {
@@ -89,7 +89,7 @@ describe('mailer readiness', () => {
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({
         status: 'not_ready',
-        checks: { broker: 'not_ready', smtp: 'ready', database: 'unavailable' },
+        checks: { broker: 'not_ready', brokerNode: expect.any(String), smtp: 'ready', database: 'unavailable' },
       });
       expect(await metricValue(mailerUrl, 'mailer_database_up')).toBe(0);
       expect((await fetch(`${mailerUrl}/healthz`)).status).toBe(200);

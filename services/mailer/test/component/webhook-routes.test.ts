@@ -72,6 +72,8 @@ interface DeliveryRow {
   attempts?: number;
   failureReason?: 'gone' | 'retries_exhausted' | null;
   createdAt?: string;
+  /** Its last change: when a failed delivery failed (default: `createdAt`). */
+  updatedAt?: string;
   nextAttemptAt?: string;
   deliveredAt?: string | null;
 }
@@ -136,8 +138,10 @@ describe('webhook delivery-log admin routes on PostgreSQL', () => {
     };
     const { rows } = await pool.query<{ id: string }>(
       `INSERT INTO webhook_deliveries
-         (event_id, type, order_id, event, state, attempts, failure_reason, created_at, next_attempt_at, delivered_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8::timestamptz, now()), COALESCE($9::timestamptz, now()), $10)
+         (event_id, type, order_id, event, state, attempts, failure_reason, created_at, next_attempt_at, delivered_at,
+          updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8::timestamptz, now()), COALESCE($9::timestamptz, now()), $10,
+               COALESCE($11::timestamptz, $8::timestamptz, now()))
        RETURNING id`,
       [
         eventId,
@@ -150,6 +154,7 @@ describe('webhook delivery-log admin routes on PostgreSQL', () => {
         row.createdAt ?? null,
         row.nextAttemptAt ?? null,
         row.deliveredAt ?? null,
+        row.updatedAt ?? null,
       ],
     );
     return { id: rows[0].id, eventId };
@@ -452,12 +457,13 @@ describe('webhook delivery-log admin routes on PostgreSQL', () => {
       expect(JSON.stringify(logs)).not.toContain('ada@example.com');
     });
 
-    it('when given failedSince, then only failed deliveries created at or after it become pending', async () => {
-      // Arrange
+    it('when given failedSince, then only deliveries that failed at or after it become pending, whenever they were created', async () => {
+      // Arrange: all created the day before; they failed at different times
       const since = '2026-11-25T18:00:00Z';
-      const tooOld = await insertFailed({ createdAt: '2026-11-25T17:59:59.999Z' });
-      const atTheTime = await insertFailed({ createdAt: '2026-11-25T18:00:00.000Z' });
-      const later = await insertFailed({ createdAt: '2026-11-26T08:00:00.000Z' });
+      const createdAt = '2026-11-24T08:00:00.000Z';
+      const tooOld = await insertFailed({ createdAt, updatedAt: '2026-11-25T17:59:59.999Z' });
+      const atTheTime = await insertFailed({ createdAt, updatedAt: '2026-11-25T18:00:00.000Z' });
+      const later = await insertFailed({ createdAt, updatedAt: '2026-11-26T08:00:00.000Z' });
       const delivered = await insertDelivery({
         state: 'delivered',
         attempts: 1,

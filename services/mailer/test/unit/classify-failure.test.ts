@@ -149,7 +149,99 @@ const cases: Case[] = [
     facts: facts({ code: 'EAUTH', responseCode: 535, permanentReply: true, stage: 'after-final-dot' }),
     expected: 'auth',
   },
+  ...rateLimitCases(),
 ];
+
+/** A reply's facts: its code, its whole text, permanent for 5xx but 503 (as nodemailer says). */
+function reply(response: string, overrides: Partial<SendErrorFacts> = {}): SendErrorFacts {
+  const responseCode = Number(response.slice(0, 3));
+  return facts({ code: 'EENVELOPE', responseCode, response, permanentReply: responseCode >= 500, ...overrides });
+}
+
+/**
+ * Issue #15: a 421, 451 or 454 that says "rate" (as a word, any case) or carries a 4.7.x enhanced
+ * status code (RFC 3463 §3.8, security or policy) is the relay limiting our rate, except
+ * greylisting; any other code, or such a code without either sign, stays what it was.
+ */
+function rateLimitCases(): Case[] {
+  const limited: [string, SendErrorFacts][] = [
+    [
+      'a 421 4.7.0 "rate limit exceeded" to the final dot',
+      reply('421 4.7.0 rate limit exceeded', { code: 'EMESSAGE', stage: 'after-final-dot' }),
+    ],
+    [
+      'Amazon SES’s 454 "Throttling failure: Maximum sending rate exceeded."',
+      reply('454 Throttling failure: Maximum sending rate exceeded.'),
+    ],
+    ['a 451 "Rate-limited, try again later" without an enhanced code', reply('451 Rate-limited, try again later')],
+    ['a 451 "RATE LIMIT" in upper case', reply('451 RATE LIMIT: slow down')],
+    ['a 421 "ratelimit reached"', reply('421 ratelimit reached, closing connection')],
+    [
+      'a 421 4.7.0 "Too many concurrent SMTP connections" (4.7.x, no "rate")',
+      reply('421 4.7.0 Too many concurrent SMTP connections'),
+    ],
+    [
+      'Outlook’s 451 4.7.500 "Server busy. Please try again later"',
+      reply('451 4.7.500 Server busy. Please try again later'),
+    ],
+    [
+      'a 451 4.7.1 "Please try again later" (4.7.x, no word about greylisting)',
+      reply('451 4.7.1 Please try again later'),
+    ],
+    ['a multi-line 421-4.7.0 reply', reply('421-4.7.0 Our system has detected an unusual rate\n421 4.7.0 of mail')],
+    [
+      'a 454 4.7.0 to STARTTLS (TLS not available for now)',
+      reply('454 4.7.0 TLS not available due to temporary reason', { code: 'ETLS' }),
+    ],
+  ];
+  const notLimited: [string, SendErrorFacts, FailureClass][] = [
+    [
+      'a 451 4.7.1 "Greylisted, please come back later"',
+      reply('451 4.7.1 Greylisted, please come back later'),
+      'transient',
+    ],
+    [
+      'a 421 "greylisting in action" (grey-list, any spelling)',
+      reply('421 Grey-listing in action, try later'),
+      'transient',
+    ],
+    ['a 451 4.3.0 "Temporary local problem" (neither sign)', reply('451 4.3.0 Temporary local problem'), 'transient'],
+    ['a 421 4.3.2 "System shutting down"', reply('421 4.3.2 System shutting down'), 'transient'],
+    [
+      'a 451 whose words only contain "rate" ("could not generate a separate copy")',
+      reply('451 could not generate a separate copy'),
+      'transient',
+    ],
+    [
+      'a 450 4.2.1 "receiving mail at a rate that prevents additional messages" (450: the recipient’s inbox, not our rate)',
+      reply(
+        '450 4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages',
+      ),
+      'transient',
+    ],
+    ['a 452 4.7.0 (452 is not one of the three codes)', reply('452 4.7.0 Too many recipients at once'), 'transient'],
+    [
+      'a 550 5.7.1 "rate limit" (a permanent refusal)',
+      reply('550 5.7.1 rate limit exceeded, message refused'),
+      'permanent',
+    ],
+    [
+      'a 535 that mentions a rate (credentials first)',
+      reply('535 5.7.8 Authentication failed; rate of failures logged', { code: 'EAUTH' }),
+      'auth',
+    ],
+    [
+      'a 454 4.7.0 "Temporary authentication failure" to AUTH (credentials first)',
+      reply('454 4.7.0 Temporary authentication failure', { code: 'EAUTH' }),
+      'auth',
+    ],
+    ['a 421 without any text', facts({ code: 'EPROTOCOL', responseCode: 421 }), 'transient'],
+  ];
+  return [
+    ...limited.map(([name, f]) => ({ name, facts: f, expected: 'rate_limited' as const })),
+    ...notLimited.map(([name, f, expected]) => ({ name, facts: f, expected })),
+  ];
+}
 
 describe('classifyFailure', () => {
   it.each(cases)('when the send failed with $name, then the failure is $expected', ({ facts: input, expected }) => {

@@ -44,6 +44,7 @@ describe('loadMailerConfig', () => {
         SMTP_SOCKET_TIMEOUT_MS: 30000,
         SMTP_SEND_TIMEOUT_MS: 120_000,
         SMTP_CHECK_INTERVAL_MS: 30_000,
+        SMTP_RATE_LIMIT_PAUSE_MS: 5000,
         MAIL_FROM: 'Order Confirmations <orders@example.com>',
         MESSAGE_ID_DOMAIN: 'example.com',
         SHOP_NAME: 'Order Confirmations',
@@ -211,7 +212,7 @@ describe('loadMailerConfig', () => {
     const SECRET = whsec(32);
     const URL_PROBLEM =
       'WEBHOOK_URL: must be an http:// or https:// URL with a host (no white space, credentials or #fragment)';
-    const SECRET_PROBLEM = 'WEBHOOK_SECRET: must be whsec_ followed by the base64 of 24-64 random bytes';
+    const SECRET_PROBLEM = 'WEBHOOK_SECRET: must be whsec_ followed by the padded base64 of 24-64 random bytes';
 
     it.each([
       ['https with a path', 'https://shop.example.com/hooks/order-mail'],
@@ -301,6 +302,20 @@ describe('loadMailerConfig', () => {
       expect(err.message).toContain(SECRET_PROBLEM);
     });
 
+    it('when the second of two secrets is bad, then the error says which one, without showing either', () => {
+      // Arrange
+      const good = whsec(32);
+      const bad = whsec(16);
+
+      // Act
+      const err = configError({ WEBHOOK_URL: 'https://shop.example.com/hooks', WEBHOOK_SECRET: `${good} ${bad}` });
+
+      // Assert
+      expect(err.message).toContain('(secret 2 of 2 is not)');
+      expect(err.message).not.toContain(good);
+      expect(err.message).not.toContain(bad);
+    });
+
     it.each([
       ['unset', {}],
       ['a blank line (WEBHOOK_SECRET=)', { WEBHOOK_SECRET: '' }],
@@ -344,6 +359,101 @@ describe('loadMailerConfig', () => {
       // Assert
       expect(keysNamedIn(err.message)).toEqual(['WEBHOOK_CONCURRENCY']);
       expect(detailPaths(err)).toEqual(['WEBHOOK_CONCURRENCY']);
+    });
+  });
+
+  describe('a RabbitMQ cluster (AMQP_URL as a list, QUORUM_INITIAL_GROUP_SIZE)', () => {
+    const nodes = (n: number) => Array.from({ length: n }, (_, i) => `amqp://u:p@rabbit-${i + 1}:5672`).join(',');
+
+    it.each<[string, Record<string, string>, number | undefined]>([
+      ['one node: RabbitMQ decides', { AMQP_URL: nodes(1) }, undefined],
+      ['two nodes: both', { AMQP_URL: nodes(2) }, 2],
+      ['three nodes: all three', { AMQP_URL: nodes(3) }, 3],
+      ['five nodes: three (a quorum of three survives one loss)', { AMQP_URL: nodes(5) }, 3],
+      ['five nodes and QUORUM_INITIAL_GROUP_SIZE=5', { AMQP_URL: nodes(5), QUORUM_INITIAL_GROUP_SIZE: '5' }, 5],
+      ['one node and QUORUM_INITIAL_GROUP_SIZE=1', { AMQP_URL: nodes(1), QUORUM_INITIAL_GROUP_SIZE: '1' }, 1],
+    ])('when AMQP_URL lists %s, then new quorum queues get that group size', (_what, env, size) => {
+      // Act
+      const config = loadMailerConfig(env);
+
+      // Assert
+      expect(config.AMQP_URL).toBe(env.AMQP_URL);
+      expect(config.QUORUM_INITIAL_GROUP_SIZE).toBe(size);
+    });
+
+    it.each(['0', '8', '2.5', 'three'])('when QUORUM_INITIAL_GROUP_SIZE is %p, then the error names it', (value) => {
+      // Act
+      const err = configError({ QUORUM_INITIAL_GROUP_SIZE: value });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual(['QUORUM_INITIAL_GROUP_SIZE']);
+    });
+
+    it('when one node of AMQP_URL is not an AMQP URL, then the error names AMQP_URL and the entry', () => {
+      // Act
+      const err = configError({ AMQP_URL: `${nodes(2)},http://rabbit-3:5672` });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual(['AMQP_URL']);
+      expect(err.message).toContain('entry 3 ("http://rabbit-3:5672") is not one');
+    });
+  });
+
+  describe('SMTP_MAX_RATE (emails per second, all mailers together)', () => {
+    it('when it is not set, then there is no cap', () => {
+      expect(loadMailerConfig({}).SMTP_MAX_RATE).toBeUndefined();
+    });
+
+    it.each([
+      ['1', 1],
+      ['14', 14],
+      ['10000', 10_000],
+    ])('when it is %p, then the cap is %i per second', (value, rate) => {
+      expect(loadMailerConfig({ SMTP_MAX_RATE: value }).SMTP_MAX_RATE).toBe(rate);
+    });
+
+    it.each(['0', '10001', '1.5', '-1', '+5', '1e3', 'ten', '14/s'])(
+      'when it is %p, then the error names it',
+      (value) => {
+        // Act
+        const err = configError({ SMTP_MAX_RATE: value });
+
+        // Assert
+        expect(keysNamedIn(err.message)).toEqual(['SMTP_MAX_RATE']);
+        expect(detailPaths(err)).toEqual(['SMTP_MAX_RATE']);
+      },
+    );
+
+    it('when it is not a whole number, then the error says what it takes', () => {
+      expect(configError({ SMTP_MAX_RATE: '14/s' }).message).toContain(
+        'SMTP_MAX_RATE: must be a whole number from 1 to 10000, e.g. 14',
+      );
+    });
+  });
+
+  describe('SMTP_RATE_LIMIT_PAUSE_MS (the first pause after a rate-limit reply)', () => {
+    it.each([
+      ['250ms', 250],
+      ['2s', 2000],
+      ['1m', 60_000],
+      ['60000', 60_000],
+    ])('when it is %p, then the pause is %i ms', (value, ms) => {
+      expect(loadMailerConfig({ SMTP_RATE_LIMIT_PAUSE_MS: value }).SMTP_RATE_LIMIT_PAUSE_MS).toBe(ms);
+    });
+
+    it.each(['61s', '2m', '0', '5 s'])('when it is %p, then the error names it', (value) => {
+      // Act
+      const err = configError({ SMTP_RATE_LIMIT_PAUSE_MS: value });
+
+      // Assert
+      expect(keysNamedIn(err.message)).toEqual(['SMTP_RATE_LIMIT_PAUSE_MS']);
+      expect(detailPaths(err)).toEqual(['SMTP_RATE_LIMIT_PAUSE_MS']);
+    });
+
+    it('when it is over a minute, then the error says so', () => {
+      expect(configError({ SMTP_RATE_LIMIT_PAUSE_MS: '90s' }).message).toContain(
+        'SMTP_RATE_LIMIT_PAUSE_MS: must be at most 1m (60000 ms)',
+      );
     });
   });
 

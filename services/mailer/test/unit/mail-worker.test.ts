@@ -7,6 +7,7 @@ import { ORDER_CONFIRMATION_TEMPLATE } from '../../src/domain/order-email';
 import { SendFailureError } from '../../src/domain/ports';
 import {
   ACCEPTED,
+  FakeRateLimiter,
   freshHistory,
   MAIL_FROM,
   MESSAGE_ID_DOMAIN,
@@ -825,6 +826,298 @@ describe('mail worker', () => {
       // Assert
       expect(outcome).toMatchObject({ action: 'ack', result: 'suppressed' });
       expect(transport.mails).toHaveLength(1);
+    });
+  });
+
+  describe('when the SMTP server turns a send away for our rate', () => {
+    const PAUSE_MS = 40;
+    /** Timers may fire a millisecond early by Date.now()'s rounding. */
+    const AFTER_PAUSE_MS = PAUSE_MS - 2;
+    const RATE_LIMITED: SendErrorFacts = {
+      code: 'EMESSAGE',
+      responseCode: 421,
+      response: '421 4.7.0 rate limit exceeded',
+      permanentReply: false,
+      stage: 'after-final-dot',
+    };
+    const rateLimited = () => sendFailure(RATE_LIMITED, 'rate limit exceeded', RATE_LIMITED.response);
+    const PAUSING = "SMTP server limits our sending rate; pausing this worker's sends";
+
+    /** Lets promises and timers run until `done()` holds (at most 2 s). */
+    async function until(done: () => boolean): Promise<void> {
+      for (const deadline = Date.now() + 2000; !done();) {
+        if (Date.now() > deadline) throw new Error('condition not reached');
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+
+    function deferred() {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    }
+
+    const orderEvent = (orderId: string) => sampleEvent({ order: sampleOrder({ orderId }) });
+
+    it('then the worker pauses and sends it again after the pause, with the same Message-ID, recorded quietly and without a retry', async () => {
+      // Arrange
+      const { worker, ledger, transport, metrics, logs } = workerHarness({ rateLimitPauseMs: PAUSE_MS });
+      const event = sampleEvent();
+      transport.nextFails(rateLimited());
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert: sent by the second try, one pause apart
+      expect(outcome).toEqual({ ...idsOf(event), action: 'ack', result: 'sent', smtpResponse: ACCEPTED.response });
+      const messageId = messageIdOf(event.eventId);
+      expect(transport.mails.map((mail) => mail.messageId)).toEqual([messageId, messageId]);
+      expect(transport.sentAt[1] - transport.sentAt[0]).toBeGreaterThanOrEqual(AFTER_PAUSE_MS);
+      // The ledger: attempt 1 rate-limited (quiet: no email.retrying), attempt 2 sent
+      const row = ledger.rowOf(event.order.orderId);
+      expect(ledger.failureCalls).toEqual([
+        {
+          deliveryId: row?.id,
+          attempt: 1,
+          failure: {
+            status: 'retrying',
+            outcome: 'rate_limited',
+            error: 'rate limit exceeded',
+            smtpCode: 421,
+            smtpResponse: '421 4.7.0 rate limit exceeded',
+            reason: 'rate_limited',
+            quiet: true,
+          },
+        },
+      ]);
+      expect(ledger.sentCalls.map((call) => call.attempt)).toEqual([2]);
+      expect(ledger.claims.map((claim) => claim.messageId)).toEqual([messageId, messageId]);
+      expect(row).toMatchObject({ status: 'sent', attempts: 2 });
+      expect(metrics.rateLimitedCount).toBe(1);
+      expect(metrics.pausedSeconds).toEqual([PAUSE_MS / 1000]);
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: PINO_WARN,
+          msg: PAUSING,
+          pauseMs: PAUSE_MS,
+          smtpCode: 421,
+          attempt: 1,
+          rateLimitedInARow: 1,
+        }),
+      );
+      expect(logs).not.toContainEqual(expect.objectContaining({ msg: 'send failed' }));
+    });
+
+    it('then, on the third reply in a row, the message takes the retry schedule as rate_limited, each pause twice the last', async () => {
+      // Arrange
+      const { worker, ledger, transport, metrics } = workerHarness({ rateLimitPauseMs: PAUSE_MS });
+      const event = sampleEvent();
+      const failure = rateLimited();
+      transport.nextFails(failure).nextFails(failure).nextFails(failure);
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toEqual({
+        ...idsOf(event),
+        action: 'retry',
+        delayMs: SCHEDULE.delaysMs[0],
+        failure: {
+          failureClass: 'rate_limited',
+          message: 'rate limit exceeded',
+          responseCode: 421,
+          response: '421 4.7.0 rate limit exceeded',
+        },
+        counts: { sendFailures: 1, ledgerAttempts: 3 },
+        retryNumber: 1,
+      });
+      expect(ledger.failureCalls.map(({ attempt, failure: f }) => [attempt, f.status, f.outcome, f.quiet])).toEqual([
+        [1, 'retrying', 'rate_limited', true],
+        [2, 'retrying', 'rate_limited', true],
+        // The delivery event this time: a retry on the schedule comes.
+        [3, 'retrying', 'rate_limited', undefined],
+      ]);
+      expect(transport.mails).toHaveLength(3);
+      expect(metrics.pausedSeconds).toEqual([PAUSE_MS / 1000, (2 * PAUSE_MS) / 1000, (4 * PAUSE_MS) / 1000]);
+    });
+
+    it('then a resend after an unknown outcome that is turned away keeps the first Message-ID on its next try', async () => {
+      // Arrange: the earlier send's outcome is unknown; this event (another id) resends it
+      const { worker, ledger, transport } = workerHarness({ rateLimitPauseMs: PAUSE_MS });
+      const event = sampleEvent();
+      ledger.seed(event.order.orderId, {
+        status: 'sending',
+        attempts: 1,
+        messageId: '<first@mail.shop.example>',
+        sendingStartedAt: new Date(ledger.now.getTime() - GRACE_MS),
+      });
+      transport.nextFails(rateLimited());
+
+      // Act
+      const outcome = await worker.process(event, freshHistory());
+
+      // Assert
+      expect(outcome).toMatchObject({ action: 'ack', result: 'sent' });
+      expect(transport.mails.map((mail) => mail.messageId)).toEqual([
+        '<first@mail.shop.example>',
+        '<first@mail.shop.example>',
+      ]);
+      expect(ledger.rowOf(event.order.orderId)).toMatchObject({
+        status: 'sent',
+        attempts: 3,
+        unknownOutcomeResends: 1,
+      });
+    });
+
+    it('then the worker’s other messages wait for the pause too, before their claim', async () => {
+      // Arrange
+      const { worker, ledger, transport, metrics } = workerHarness({ rateLimitPauseMs: PAUSE_MS });
+      let turnedAwayAt = 0;
+      transport.nextSend(() => {
+        turnedAwayAt = Date.now();
+        return Promise.reject(new SendFailureError(rateLimited()));
+      });
+      const first = worker.process(orderEvent('A-1'), freshHistory());
+      await until(() => metrics.rateLimitedCount === 1);
+
+      // Act: another message arrives during the pause
+      const second = worker.process(orderEvent('B-1'), freshHistory());
+      await new Promise((resolve) => setTimeout(resolve, PAUSE_MS / 4));
+      const claimedDuringPause = ledger.claims.map((claim) => claim.orderId);
+      const outcomes = await Promise.all([first, second]);
+
+      // Assert
+      expect(outcomes.map(summary)).toEqual(['ack sent', 'ack sent']);
+      expect(claimedDuringPause).toEqual(['A-1']);
+      expect(transport.mails.map((mail) => mail.headers['X-Order-Id']).sort()).toEqual(['A-1', 'A-1', 'B-1']);
+      for (const at of transport.sentAt.slice(1)) expect(at - turnedAwayAt).toBeGreaterThanOrEqual(AFTER_PAUSE_MS);
+    });
+
+    it('then the sends in flight turned away together start one pause, not one each', async () => {
+      // Arrange: two sends held in flight, then both turned away
+      const { worker, transport, metrics, logs } = workerHarness({ rateLimitPauseMs: PAUSE_MS });
+      const gate = deferred();
+      const turnedAway = () => gate.promise.then(() => Promise.reject(new SendFailureError(rateLimited())));
+      transport.nextSend(turnedAway).nextSend(turnedAway);
+      const both = ['A-1', 'B-1'].map((orderId) => worker.process(orderEvent(orderId), freshHistory()));
+      await until(() => transport.mails.length === 2);
+
+      // Act
+      gate.resolve();
+      const outcomes = await Promise.all(both);
+
+      // Assert
+      expect(outcomes.map(summary)).toEqual(['ack sent', 'ack sent']);
+      expect(metrics.rateLimitedCount).toBe(2);
+      expect(metrics.pausedSeconds).toEqual([PAUSE_MS / 1000]);
+      expect(transport.mails).toHaveLength(4);
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: PINO_WARN,
+          msg: 'SMTP server limits our sending rate; this worker is already pausing its sends',
+        }),
+      );
+    });
+
+    it('then, once a send after the pause is accepted, the next rate-limit reply pauses for the first length again', async () => {
+      // Arrange
+      const { worker, transport, metrics } = workerHarness({ rateLimitPauseMs: PAUSE_MS });
+      transport.nextFails(rateLimited());
+      await worker.process(orderEvent('A-1'), freshHistory());
+      transport.nextFails(rateLimited());
+
+      // Act
+      await worker.process(orderEvent('B-1'), freshHistory());
+
+      // Assert
+      expect(metrics.pausedSeconds).toEqual([PAUSE_MS / 1000, PAUSE_MS / 1000]);
+    });
+  });
+
+  describe('with a shared cap on sends per second (SMTP_MAX_RATE)', () => {
+    /** Lets promises and timers run until `done()` holds (at most 2 s). */
+    async function until(done: () => boolean): Promise<void> {
+      for (const deadline = Date.now() + 2000; !done();) {
+        if (Date.now() > deadline) throw new Error('condition not reached');
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+
+    it('then a message waits for its token before its claim, and the wait is measured', async () => {
+      // Arrange: no token to be had yet
+      const limiter = new FakeRateLimiter();
+      limiter.hold();
+      const { worker, ledger, transport, metrics } = workerHarness({ rateLimiter: limiter });
+      const processing = worker.process(sampleEvent(), freshHistory());
+      await until(() => limiter.waiting() === 1);
+      const claimsWhileWaiting = ledger.claims.length;
+
+      // Act
+      limiter.release();
+      const outcome = await processing;
+
+      // Assert
+      expect(claimsWhileWaiting).toBe(0);
+      expect(outcome).toMatchObject({ action: 'ack', result: 'sent' });
+      expect(limiter.taken).toHaveLength(1);
+      expect(transport.mails).toHaveLength(1);
+      expect(metrics.sendRateWaits).toHaveLength(1);
+    });
+
+    it('when the shared count cannot be read, then the message fails as an internal error with nothing claimed or sent', async () => {
+      // Arrange
+      const limiter = new FakeRateLimiter();
+      limiter.failWith = new Error(
+        'SMTP_MAX_RATE: the shared send count cannot be read from PostgreSQL (ECONNREFUSED)',
+      );
+      const { worker, ledger, transport } = workerHarness({ rateLimiter: limiter });
+
+      // Act
+      const processing = worker.process(sampleEvent(), freshHistory());
+
+      // Assert
+      await expect(processing).rejects.toThrow('SMTP_MAX_RATE');
+      expect(ledger.claims).toEqual([]);
+      expect(transport.mails).toEqual([]);
+    });
+
+    it('when a token comes while a rate-limit pause began, then it is dropped and another taken after the pause', async () => {
+      // Arrange: A holds a token and is in flight; B waits for a token
+      const PAUSE_MS = 40;
+      const limiter = new FakeRateLimiter();
+      const { worker, transport, metrics } = workerHarness({ rateLimiter: limiter, rateLimitPauseMs: PAUSE_MS });
+      let turnedAwayAt = 0;
+      let letGo!: () => void;
+      const gate = new Promise<void>((resolve) => (letGo = resolve));
+      transport.nextSend(async () => {
+        await gate;
+        turnedAwayAt = Date.now();
+        throw new SendFailureError(
+          sendFailure(
+            { code: 'EMESSAGE', responseCode: 451, permanentReply: false, stage: 'after-final-dot' },
+            'x',
+            '451 4.7.1 rate exceeded',
+          ),
+        );
+      });
+      const first = worker.process(sampleEvent({ order: sampleOrder({ orderId: 'A-1' }) }), freshHistory());
+      await until(() => transport.mails.length === 1);
+      limiter.hold();
+      const second = worker.process(sampleEvent({ order: sampleOrder({ orderId: 'B-1' }) }), freshHistory());
+      await until(() => limiter.waiting() === 1);
+
+      // Act: A is turned away (the pause starts), then B's token comes
+      letGo();
+      await until(() => metrics.rateLimitedCount === 1);
+      limiter.release();
+      const outcomes = await Promise.all([first, second]);
+
+      // Assert: A, B's dropped token, then A's resend and B's send after the pause
+      expect(outcomes.map(summary)).toEqual(['ack sent', 'ack sent']);
+      expect(limiter.taken).toHaveLength(4);
+      expect(transport.mails).toHaveLength(3);
+      for (const at of transport.sentAt.slice(1)) expect(at - turnedAwayAt).toBeGreaterThanOrEqual(PAUSE_MS - 2);
     });
   });
 });

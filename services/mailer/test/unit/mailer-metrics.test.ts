@@ -80,6 +80,29 @@ describe('createMailerMetrics', () => {
     },
   );
 
+  it('when sends are rate-limited, paused and kept waiting for the shared cap, then each counter adds up', async () => {
+    // Arrange
+    const before = [
+      await valueOf(registry, 'mailer_smtp_rate_limited_total'),
+      await valueOf(registry, 'mailer_smtp_rate_limit_pause_seconds_total'),
+      await valueOf(registry, 'mailer_send_rate_wait_seconds_total'),
+    ];
+
+    // Act
+    metrics.rateLimited();
+    metrics.rateLimited();
+    metrics.paused(5);
+    metrics.paused(10);
+    metrics.waitedForSendRate(0.25);
+    metrics.waitedForSendRate(0.5);
+
+    // Assert: every series exists at 0 from the start
+    expect(before).toEqual([0, 0, 0]);
+    expect(await valueOf(registry, 'mailer_smtp_rate_limited_total')).toBe(2);
+    expect(await valueOf(registry, 'mailer_smtp_rate_limit_pause_seconds_total')).toBe(15);
+    expect(await valueOf(registry, 'mailer_send_rate_wait_seconds_total')).toBe(0.75);
+  });
+
   it('when a render is timed, then its duration is observed once', async () => {
     // Act
     metrics.startRender()();

@@ -1,4 +1,5 @@
 import {
+  currentGroupSizeIn,
   formatDelay,
   holdQueueName,
   mailerQueueNames,
@@ -131,5 +132,44 @@ describe('mailerQueueNames', () => {
 
     // Assert
     expect(names).toEqual(['w', 'w.dead', 'w.retry.10m', 'w.hold.10m']);
+  });
+});
+
+describe('currentGroupSizeIn (what RabbitMQ says a queue has when refusing another x-quorum-initial-group-size)', () => {
+  const refusal = (tail: string) =>
+    new Error(
+      `Operation failed: QueueDeclare; 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - inequivalent arg 'x-quorum-initial-group-size' for queue 'mailer.order.confirmed' in vhost '/': ${tail}"`,
+    );
+
+  it.each<[string, unknown, number | null | undefined]>([
+    [
+      'a queue created without one (3.10 wording)',
+      refusal("received the value '3' of type 'byte' but current is none"),
+      null,
+    ],
+    [
+      'a queue created with 1',
+      refusal("received the value '3' of type 'byte' but current is the value '1' of type 'byte'"),
+      1,
+    ],
+    [
+      'a queue created with 5, declared without',
+      refusal("received none but current is the value '5' of type 'byte'"),
+      5,
+    ],
+    [
+      'a refusal for another argument',
+      new Error(
+        "406 (PRECONDITION-FAILED) with message \"PRECONDITION_FAILED - inequivalent arg 'x-delivery-limit' for queue 'q' in vhost '/': received the value '20' of type 'long' but current is the value '5' of type 'long'\"",
+      ),
+      undefined,
+    ],
+    ['not an error', 'inequivalent', undefined],
+  ])('when the refusal is for %s, then the size read is %p', (_what, err, size) => {
+    // Act
+    const got = currentGroupSizeIn(err);
+
+    // Assert
+    expect(got).toBe(size);
   });
 });

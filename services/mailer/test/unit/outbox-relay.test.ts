@@ -176,6 +176,9 @@ class FakeLink implements BrokerLink {
   isConnected(): boolean {
     return this.connected;
   }
+  node(): string | null {
+    return this.connected ? '127.0.0.1:5672' : null;
+  }
   async waitForConnect(): Promise<void> {}
   async openChannel(): Promise<Channel> {
     throw new Error('the relay only needs confirm channels');

@@ -1,4 +1,4 @@
-import { decideNextStep, type RetrySchedule } from '../../src/domain/retry-policy';
+import { decideNextStep, RATE_LIMITED_TRIES, type RetrySchedule } from '../../src/domain/retry-policy';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -139,6 +139,48 @@ describe('decideNextStep', () => {
 
       // Assert
       expect(step).toEqual({ action: 'hold', delayMs: 123_000 });
+    });
+  });
+
+  describe('when the SMTP server turned the send away for our rate', () => {
+    it('then a message gets three rate-limit replies in a row at most before the schedule takes over', () => {
+      expect(RATE_LIMITED_TRIES).toBe(3);
+    });
+
+    it.each([
+      [1, 0],
+      [2, 0],
+      [1, 4],
+      [2, 5],
+    ])(
+      'then the %ith in a row (with %i failures before) is sent again after the pause, without a place in the schedule',
+      (inARow, before) => {
+        // Act
+        const step = decideNextStep('rate_limited', before, DEFAULT_SCHEDULE, inARow);
+
+        // Assert
+        expect(step).toEqual({ action: 'resend-after-pause' });
+      },
+    );
+
+    it.each([
+      [3, 0, { action: 'retry', delayMs: 30 * SECOND, failures: 1 }],
+      [3, 3, { action: 'retry', delayMs: 1 * HOUR, failures: 4 }],
+      [4, 1, { action: 'retry', delayMs: 2 * MINUTE, failures: 2 }],
+      [3, 5, { action: 'dead-letter', reason: 'retries_exhausted' }],
+    ])(
+      'then the %ith in a row (with %i failures before) takes the schedule like a transient failure: %j',
+      (inARow, before, expected) => {
+        // Act
+        const step = decideNextStep('rate_limited', before, DEFAULT_SCHEDULE, inARow);
+
+        // Assert
+        expect(step).toEqual(expected);
+      },
+    );
+
+    it('then a caller that does not say how many in a row gets the first one’s step', () => {
+      expect(decideNextStep('rate_limited', 0, DEFAULT_SCHEDULE)).toEqual({ action: 'resend-after-pause' });
     });
   });
 });

@@ -294,7 +294,10 @@ describe('POST /orders with ORDER_API_AUTH=off', () => {
     const res = await fetch(`${url}/readyz`);
 
     expect(res.status).toBe(200);
-    expect(await jsonOf(res)).toEqual({ status: 'ready', checks: { broker: 'ready', auth: 'off' } });
+    expect(await jsonOf(res)).toEqual({
+      status: 'ready',
+      checks: { broker: 'ready', brokerNode: '127.0.0.1:5672', auth: 'off' },
+    });
   });
 
   it.each([

@@ -231,7 +231,7 @@ describe('order API with a real RabbitMQ', () => {
     expect((await fetch(`${baseUrl}/healthz`)).status).toBe(200);
     const ready = await fetch(`${baseUrl}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { broker: 'ready' } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { broker: 'ready', brokerNode: '127.0.0.1:5672' } });
     const metrics = await fetch(`${baseUrl}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain('process_cpu_user_seconds_total');

@@ -27,6 +27,7 @@ describe('order API, every cause of a 503', () => {
     const publisher: OrderEventPublisher = {
       publish: (event) => Promise.reject(explainPublishFailure(failure, event.order.orderId, 5000)),
       isReady: () => true,
+      node: () => '127.0.0.1:5672',
       close: () => Promise.resolve(),
     };
     const sink = new Writable({

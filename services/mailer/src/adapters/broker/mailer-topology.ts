@@ -1,4 +1,5 @@
-import type { Channel } from '@order-mail/shared/broker';
+import type { Channel, ChannelOpener } from '@order-mail/shared/broker';
+import type { Logger } from '@order-mail/shared/logger';
 import type { MailerConfig } from '../../config';
 
 export interface MailerTopology {
@@ -15,6 +16,11 @@ export interface MailerTopology {
   retryDelaysMs: readonly number[];
   /** How long an outcome-unknown (or in-progress) message waits in the hold queue. */
   holdDelayMs: number;
+  /**
+   * `x-quorum-initial-group-size` of the queues this mailer creates (QUORUM_INITIAL_GROUP_SIZE);
+   * undefined: not sent (RabbitMQ's default: every node of the cluster in 3.x).
+   */
+  quorumGroupSize?: number;
 }
 
 /** The config keys the topology is made of. */
@@ -29,6 +35,7 @@ export type TopologyConfig = Pick<
   | 'DELIVERY_LIMIT'
   | 'RETRY_DELAYS'
   | 'UNKNOWN_OUTCOME_GRACE_MS'
+  | 'QUORUM_INITIAL_GROUP_SIZE'
 >;
 
 /** The mailer's exchanges and queues as its config names them (the one mapping; tests reuse it). */
@@ -43,6 +50,7 @@ export function mailerTopologyFromConfig(config: TopologyConfig): MailerTopology
     deliveryLimit: config.DELIVERY_LIMIT,
     retryDelaysMs: config.RETRY_DELAYS,
     holdDelayMs: config.UNKNOWN_OUTCOME_GRACE_MS,
+    quorumGroupSize: config.QUORUM_INITIAL_GROUP_SIZE,
   };
 }
 
@@ -137,6 +145,36 @@ const DEAD_LETTER_DELIVERY_LIMIT = 1_000_000;
 // Dead-lettering between our own queues must not lose messages either (needs reject-publish).
 const SAFE_DEAD_LETTERING = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
 
+/** Where the topology is declared, and what is told about queues kept as they were. */
+export interface TopologyDeclaration {
+  /** A channel of the connection's setup. */
+  channel: Channel;
+  /**
+   * A channel whose refusal (406) does not restart the connection (`ChannelOpener.scratchChannel`):
+   * with a `quorumGroupSize`, each queue is first declared with it there. Absent: declared on
+   * `channel` with it, so an existing queue with another group size refuses the topology.
+   */
+  scratchChannel?: () => Promise<Channel>;
+  /** Told when an existing queue keeps its own group size (`current` null: it has none). */
+  onGroupSizeKept?: (queue: string, current: number | null, wanted: number) => void;
+}
+
+/**
+ * The declaration of a connection's setup: on `channel`, group sizes probed on scratch channels,
+ * and a queue kept with its own size logged at info.
+ */
+export function declarationOn(channel: Channel, open: ChannelOpener, logger: Logger): TopologyDeclaration {
+  return {
+    channel,
+    scratchChannel: () => open.scratchChannel(),
+    onGroupSizeKept: (queue, current, wanted) =>
+      logger.info(
+        { queue, current, wanted },
+        'queue exists with another x-quorum-initial-group-size; kept as it is (the size only applies when a queue is created)',
+      ),
+  };
+}
+
 /**
  * Declares the mailer's exchanges and queues; idempotent, run on every (re)connect.
  * - the delivery events' topic exchange (durable; the shop binds its own queues to it);
@@ -144,44 +182,93 @@ const SAFE_DEAD_LETTERING = { 'x-dead-letter-strategy': 'at-least-once', 'x-over
  *   the dead-letter queue (through a direct exchange, routed by the work queue's name);
  * - one quorum queue per retry delay (and one for holds) with that TTL, expiring back into the
  *   work queue through the default exchange: delayed retries without the delayed-message plugin.
+ * Every queue is a quorum queue, replicated across the cluster: on `t.quorumGroupSize` nodes when
+ * set (new queues; an existing one keeps its size, see `declareQuorumQueue`), else RabbitMQ's
+ * default. Rejects with the broker's error (406 PRECONDITION_FAILED when a queue exists with other
+ * arguments).
  */
-export async function declareMailerTopology(ch: Channel, t: MailerTopology): Promise<void> {
+export async function declareMailerTopology(target: Channel | TopologyDeclaration, t: MailerTopology): Promise<void> {
+  const d: TopologyDeclaration = 'assertQueue' in target ? { channel: target } : target;
+  const ch = d.channel;
   await ch.assertExchange(t.ordersExchange, 'topic', { durable: true });
   await ch.assertExchange(t.deadLetterExchange, 'direct', { durable: true });
   await ch.assertExchange(t.mailEventsExchange, 'topic', { durable: true });
-  await ch.assertQueue(t.deadLetterQueue, {
-    durable: true,
-    // Listing dead letters fetches and hands them back, which counts as a delivery; RabbitMQ 4
-    // gives quorum queues a default delivery limit, and this queue has nowhere to dead-letter to.
-    arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': DEAD_LETTER_DELIVERY_LIMIT },
-  });
+  // Listing dead letters fetches and hands them back, which counts as a delivery; RabbitMQ 4
+  // gives quorum queues a default delivery limit, and this queue has nowhere to dead-letter to.
+  await declareQuorumQueue(d, t, t.deadLetterQueue, { 'x-delivery-limit': DEAD_LETTER_DELIVERY_LIMIT });
   await ch.bindQueue(t.deadLetterQueue, t.deadLetterExchange, t.workQueue);
-  await ch.assertQueue(t.workQueue, {
-    durable: true,
-    arguments: {
-      'x-queue-type': 'quorum',
-      'x-delivery-limit': t.deliveryLimit,
-      'x-dead-letter-exchange': t.deadLetterExchange,
-      'x-dead-letter-routing-key': t.workQueue,
-      ...SAFE_DEAD_LETTERING,
-    },
+  await declareQuorumQueue(d, t, t.workQueue, {
+    'x-delivery-limit': t.deliveryLimit,
+    'x-dead-letter-exchange': t.deadLetterExchange,
+    'x-dead-letter-routing-key': t.workQueue,
+    ...SAFE_DEAD_LETTERING,
   });
   await ch.bindQueue(t.workQueue, t.ordersExchange, t.routingKey);
   const delayQueues = new Map<string, number>();
   for (const ms of t.retryDelaysMs) delayQueues.set(retryQueueName(t.workQueue, ms), ms);
   delayQueues.set(holdQueueName(t.workQueue, t.holdDelayMs), t.holdDelayMs);
   for (const [name, ms] of delayQueues) {
-    await ch.assertQueue(name, {
+    await declareQuorumQueue(d, t, name, {
+      'x-message-ttl': ms,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': t.workQueue,
+      ...SAFE_DEAD_LETTERING,
+    });
+  }
+}
+
+/**
+ * Declares one durable quorum queue with `args`. RabbitMQ compares `x-quorum-initial-group-size`
+ * like every other argument (3.10 and 4.x: a queue declared without it refuses a declaration
+ * with it, and the other way round), although it only matters when the queue is created. So with
+ * a group size and a scratch channel, the queue is declared with the size there first; when the
+ * broker refuses it for that argument alone, it is declared again with the size the queue has
+ * (read from the refusal), and `onGroupSizeKept` is told: queues created before the setting
+ * existed, or under another value, keep working. Any other refusal rejects.
+ */
+async function declareQuorumQueue(
+  d: TopologyDeclaration,
+  t: MailerTopology,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<void> {
+  const declare = (ch: Channel, size: number | null | undefined) =>
+    ch.assertQueue(name, {
       durable: true,
       arguments: {
         'x-queue-type': 'quorum',
-        'x-message-ttl': ms,
-        'x-dead-letter-exchange': '',
-        'x-dead-letter-routing-key': t.workQueue,
-        ...SAFE_DEAD_LETTERING,
+        ...args,
+        ...(size != null && { 'x-quorum-initial-group-size': size }),
       },
     });
+  const wanted = t.quorumGroupSize;
+  if (wanted === undefined || !d.scratchChannel) {
+    await declare(d.channel, wanted);
+    return;
   }
+  const scratch = await d.scratchChannel();
+  try {
+    await declare(scratch, wanted);
+    await scratch.close().catch(() => undefined);
+    return;
+  } catch (err) {
+    const current = currentGroupSizeIn(err);
+    if (current === undefined) throw err;
+    await declare(d.channel, current);
+    d.onGroupSizeKept?.(name, current, wanted);
+  }
+}
+
+/**
+ * The group size a queue has, as RabbitMQ states it when refusing another one: `… inequivalent arg
+ * 'x-quorum-initial-group-size' for queue … received … but current is the value '3' of type
+ * 'byte'` → 3, `… but current is none` → null; undefined for any other error. Pure.
+ */
+export function currentGroupSizeIn(err: unknown): number | null | undefined {
+  const message = err instanceof Error ? err.message : '';
+  const found = /inequivalent arg 'x-quorum-initial-group-size'.*but current is (none|the value '(\d+)')/.exec(message);
+  if (!found) return undefined;
+  return found[2] === undefined ? null : Number(found[2]);
 }
 
 /** Every queue the topology declares (for tests and operators). */

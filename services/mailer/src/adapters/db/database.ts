@@ -33,6 +33,10 @@ export function createDatabase(options: {
     connectionString: options.url,
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: 5000,
+    // A primary that vanishes in a failover without resetting its connections would leave pooled
+    // ones hanging until TCP gives up (minutes): keepalive probes find them dead within a minute.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     options: `-c search_path=${options.schema}`,
   });
   let ready = false;

@@ -69,7 +69,7 @@ function recordFailure(
         failure.outcome,
         smtpCode,
         smtpResponse,
-        FAILURE_EVENT_TYPES[failure.status],
+        failure.quiet ? null : FAILURE_EVENT_TYPES[failure.status],
         failure.reason,
       ],
     );

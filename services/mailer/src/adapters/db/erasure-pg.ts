@@ -50,7 +50,8 @@ async function eraseRecipient(pool: Pool, key: string, erasedBy: string): Promis
       [key, orders],
     );
     const webhooks = await client.query(
-      `UPDATE webhook_deliveries SET event = (event - 'smtpResponse') || '{"recipient": null}'::jsonb, updated_at = now()
+      // updated_at stays: it is when a failed delivery failed (POST /webhook-deliveries/redeliver's failedSince).
+      `UPDATE webhook_deliveries SET event = (event - 'smtpResponse') || '{"recipient": null}'::jsonb
        WHERE (event->>'recipient' = $1 OR order_id = ANY($2::text[])) AND event->>'recipient' IS NOT NULL`,
       [key, orders],
     );

@@ -7,14 +7,20 @@ import type { ClaimedWebhook, WebhookAttemptRecord, WebhookQueue, WebhookStats }
  * webhook delivery of each (`webhook_deliveries`, due now): `$1` the outbox ids (bigint[]),
  * `$2` the events as published (a JSON array of `MailEvent`). Only events the DELETE removed
  * become deliveries, and an event already delivered once (a batch relayed twice) is skipped by
- * its `event_id`, so each event gets one delivery however often the relay retries.
+ * its `event_id`, so each event gets one delivery however often the relay retries. Recipient and
+ * SMTP reply are taken from the row as it is deleted, not from the relay's copy: an erasure made
+ * while the batch was being published (`DELETE /recipients/:address`) holds for the webhook.
  */
 export const REMOVE_RELAYED_INTO_WEBHOOKS = `
-  WITH gone AS (DELETE FROM mail_events_outbox WHERE id = ANY($1::bigint[]) RETURNING event_id)
+  WITH gone AS (
+    DELETE FROM mail_events_outbox WHERE id = ANY($1::bigint[])
+    RETURNING event_id, recipient, smtp_response)
   INSERT INTO webhook_deliveries (event_id, type, order_id, event)
-  SELECT (e->>'eventId')::uuid, e->>'type', e->>'orderId', e
+  SELECT g.event_id, e->>'type', e->>'orderId',
+         CASE WHEN g.smtp_response IS NULL THEN e - 'smtpResponse' ELSE e END
+           || jsonb_build_object('recipient', g.recipient)
   FROM jsonb_array_elements($2::jsonb) AS e
-  WHERE (e->>'eventId')::uuid IN (SELECT event_id FROM gone)
+  JOIN gone AS g ON g.event_id = (e->>'eventId')::uuid
   ON CONFLICT (event_id) DO NOTHING`;
 
 /** The delivery's state after an attempt with this outcome. */

@@ -133,7 +133,7 @@ async function redeliver(pool: Pool, selection: Parameters<WebhookLog['redeliver
       ? await pool.query(`UPDATE webhook_deliveries SET ${REDELIVER_SET} WHERE event_id = ANY($1::uuid[])`, [
           [...selection.eventIds],
         ])
-      : await pool.query(`UPDATE webhook_deliveries SET ${REDELIVER_SET} WHERE state = 'failed' AND created_at >= $1`, [
+      : await pool.query(`UPDATE webhook_deliveries SET ${REDELIVER_SET} WHERE state = 'failed' AND updated_at >= $1`, [
           selection.failedSince,
         ]);
   return rowCount ?? 0;
@@ -158,7 +158,7 @@ const mapped = <T>(work: Promise<T>): Promise<T> => work.catch((err: unknown) =>
  *   API refuses anything else first): PostgreSQL rejects another string with an error, a 500.
  * - `redeliver`: `{ eventIds }` (UUIDs) sets those deliveries, whatever their state, pending and
  *   due now with `attempts` 0, `failure_reason` and `delivered_at` cleared (their attempt rows
- *   stay); `{ failedSince }` does so to every `failed` one created at or after that instant.
+ *   stay); `{ failedSince }` does so to every `failed` one that failed at or after that instant.
  *   Resolves with how many rows changed (unknown event ids count for nothing).
  *
  * Every method rejects with AppError DATABASE_UNAVAILABLE when PostgreSQL is not usable

@@ -52,6 +52,21 @@ function createCounters(registers: Registry[]) {
       labelNames: ['reply_class'] as const,
       registers,
     }),
+    rateLimited: new Counter({
+      name: 'mailer_smtp_rate_limited_total',
+      help: 'Sends the SMTP server turned away for our sending rate (421, 451 or 454 saying "rate" or with a 4.7.x code).',
+      registers,
+    }),
+    pausedSeconds: new Counter({
+      name: 'mailer_smtp_rate_limit_pause_seconds_total',
+      help: "Seconds of the pauses of this worker's sends after rate-limit replies.",
+      registers,
+    }),
+    sendRateWaitSeconds: new Counter({
+      name: 'mailer_send_rate_wait_seconds_total',
+      help: 'Seconds sends waited for the shared cap on sends per second (SMTP_MAX_RATE).',
+      registers,
+    }),
   };
 }
 
@@ -137,6 +152,9 @@ export function createMailerMetrics(registry: Registry, options: { retryAttempts
     },
     delivered: (seconds) => histograms.endToEnd.observe(seconds),
     outcomeUnknown: () => counters.outcomeUnknown.inc(),
+    rateLimited: () => counters.rateLimited.inc(),
+    paused: (seconds) => counters.pausedSeconds.inc(seconds),
+    waitedForSendRate: (seconds) => counters.sendRateWaitSeconds.inc(seconds),
   };
 }
 

@@ -44,6 +44,7 @@ function toSendFailure(err: NodemailerError, stage: SendStage): SendFailure {
   const facts: SendErrorFacts = {
     code: err.code,
     responseCode: err.responseCode,
+    response: err.response,
     permanentReply:
       err.permanent === true || (typeof err.responseCode === 'number' && isPermanentResponseCode(err.responseCode)),
     stage,

@@ -8,7 +8,7 @@ import {
   type ConsumeMessage,
 } from '@order-mail/shared/broker';
 import { toNewDeadLetter } from '../../adapters/broker/dead-letter-messages';
-import { declareMailerTopology, type MailerTopology } from '../../adapters/broker/mailer-topology';
+import { declarationOn, declareMailerTopology, type MailerTopology } from '../../adapters/broker/mailer-topology';
 import type { PgDeadLetterRecords } from '../../adapters/db/dead-letter-records-pg';
 import { classifyDatabaseError, databaseRetryDelayMs } from '../../domain/database-problems';
 
@@ -131,7 +131,7 @@ class RecorderRun implements DeadLetterRecorder {
     ch.on('close', () => {
       state.open = false;
     });
-    await declareMailerTopology(ch, topology);
+    await declareMailerTopology(declarationOn(ch, open, this.options.logger), topology);
     await ch.prefetch(this.prefetch);
     this.forgetChannel();
     this.channel = state;

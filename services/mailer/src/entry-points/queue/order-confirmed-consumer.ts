@@ -8,7 +8,7 @@ import {
   type ConsumeMessage,
   type ChannelOpener,
 } from '@order-mail/shared/broker';
-import { declareMailerTopology, type MailerTopology } from '../../adapters/broker/mailer-topology';
+import { declarationOn, declareMailerTopology, type MailerTopology } from '../../adapters/broker/mailer-topology';
 import type { MailerMetrics } from '../../adapters/metrics/mailer-metrics';
 import { invalidEventOutcome, type DeliveryOutcome } from '../../domain/delivery-outcome';
 import { decideAfterInternalError } from '../../domain/internal-errors';
@@ -113,7 +113,7 @@ class ConsumerRun implements OrderConfirmedConsumer {
   private async setup(open: ChannelOpener): Promise<void> {
     const { topology, logger } = this.options;
     const ch = await open.channel();
-    await declareMailerTopology(ch, topology);
+    await declareMailerTopology(declarationOn(ch, open, this.options.logger), topology);
     this.settler.attach(ch, createConfirmedPublisher(await open.confirmChannel(), this.options.confirmTimeoutMs));
     await ch.prefetch(this.options.prefetch);
     this.consumeChannel = ch;

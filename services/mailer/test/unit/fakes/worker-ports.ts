@@ -27,6 +27,7 @@ import {
   type OutgoingMail,
   type RenderedEmail,
   type SendFailure,
+  type SendRateLimiter,
   type SendReceipt,
   type TemplateRenderer,
   type WorkerMetrics,
@@ -239,6 +240,8 @@ export const ACCEPTED: SendReceipt = { response: '250 2.0.0 OK: queued as 4F2A',
 /** A transport that records every mail and answers from a script (accepting when the script is empty). */
 export class FakeTransport implements MailTransport {
   readonly mails: OutgoingMail[] = [];
+  /** When each of `mails` was handed over (`Date.now()`). */
+  readonly sentAt: number[] = [];
   private readonly script: SendBehaviour[] = [];
 
   /** The next send does `behaviour` (e.g. lets another worker run while it "hangs"). */
@@ -257,19 +260,17 @@ export class FakeTransport implements MailTransport {
 
   send(mail: OutgoingMail): Promise<SendReceipt> {
     this.mails.push(mail);
+    this.sentAt.push(Date.now());
     const behaviour = this.script.shift() ?? (() => Promise.resolve(ACCEPTED));
     return behaviour(mail);
   }
 }
 
-/** A failed send with these facts; the reply (if any) becomes the failure's response. */
+/** A failed send with these facts; the reply (if any) becomes the failure's response, in the facts too (as the SMTP adapter reports it). */
 export function sendFailure(facts: SendErrorFacts, message = 'send failed', response?: string): SendFailure {
-  return {
-    message,
-    responseCode: facts.responseCode,
-    response: response ?? (facts.responseCode !== undefined ? `${facts.responseCode} ${message}` : undefined),
-    facts,
-  };
+  const reply =
+    response ?? facts.response ?? (facts.responseCode !== undefined ? `${facts.responseCode} ${message}` : undefined);
+  return { message, responseCode: facts.responseCode, response: reply, facts: { ...facts, response: reply } };
 }
 
 /** Renders `<p>Order {orderId}</p>`, or throws `failure` once set. */
@@ -294,6 +295,11 @@ export class FakeMetrics implements WorkerMetrics {
   readonly sendReplyCodes: (number | undefined)[] = [];
   readonly deliveredSeconds: number[] = [];
   outcomeUnknownCount = 0;
+  rateLimitedCount = 0;
+  /** The length of each pause the worker started, in seconds. */
+  readonly pausedSeconds: number[] = [];
+  /** How long each send waited for the shared cap, in seconds. */
+  readonly sendRateWaits: number[] = [];
 
   startRender(): () => void {
     this.rendersStarted++;
@@ -315,6 +321,53 @@ export class FakeMetrics implements WorkerMetrics {
 
   outcomeUnknown(): void {
     this.outcomeUnknownCount++;
+  }
+
+  rateLimited(): void {
+    this.rateLimitedCount++;
+  }
+
+  paused(seconds: number): void {
+    this.pausedSeconds.push(seconds);
+  }
+
+  waitedForSendRate(seconds: number): void {
+    this.sendRateWaits.push(seconds);
+  }
+}
+
+/**
+ * The shared cap, in memory: records when each token was taken, hands them out at once unless a
+ * test holds them back (`hold`) or makes the store unreachable (`failWith`).
+ */
+export class FakeRateLimiter implements SendRateLimiter {
+  /** When each token was handed out (`Date.now()`). */
+  readonly taken: number[] = [];
+  /** Rejects every `acquire` with this while set. */
+  failWith: Error | undefined;
+  private held: (() => void)[] | null = null;
+
+  /** From now on, tokens wait for `release`. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Hands out the tokens held back, and no longer holds any. */
+  release(): void {
+    const waiting = this.held ?? [];
+    this.held = null;
+    waiting.forEach((give) => give());
+  }
+
+  /** Calls waiting for a token now. */
+  waiting(): number {
+    return this.held?.length ?? 0;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    if (this.held) await new Promise<void>((resolve) => this.held?.push(resolve));
+    this.taken.push(Date.now());
   }
 }
 

@@ -12,6 +12,8 @@ export interface OrderEventPublisher {
   /** Publishes persistently and resolves only once RabbitMQ has confirmed this very message. */
   publish(event: OrderConfirmedEvent): Promise<void>;
   isReady(): boolean;
+  /** `host:port` of the RabbitMQ node in use (one of AMQP_URL's), null while not connected. */
+  node(): string | null;
   /** Stops taking new publishes, waits for those in flight, then closes the connection. */
   close(): Promise<void>;
 }
@@ -185,6 +187,7 @@ export async function createOrderEventPublisher(options: OrderEventPublisherOpti
       );
     },
     isReady: () => !closing && publisher !== null && link.isConnected(),
+    node: () => link.node(),
     async close() {
       closing = true;
       await inFlight.drained();

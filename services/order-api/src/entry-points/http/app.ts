@@ -67,7 +67,11 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
     },
   );
 
-  const checks = [readinessCheck('broker', publisher.isReady)];
+  // Which node of AMQP_URL the publisher is connected to; never makes the API unready by itself.
+  const checks = [
+    readinessCheck('broker', publisher.isReady),
+    { name: 'brokerNode', status: () => publisher.node() ?? 'none', informational: true },
+  ];
   // Said, never a reason to be unready: switching authentication off is a deliberate choice.
   if (deps.apiKeys === null) checks.push({ name: 'auth', status: () => 'off', informational: true });
   // After POST /orders, whose paths it does not share: every order would otherwise pass through
