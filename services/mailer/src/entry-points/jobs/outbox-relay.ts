@@ -3,7 +3,7 @@ import { ErrorCodes, isAppError, type MailEventType } from '@order-mail/shared/c
 import { createConfirmedPublisher, type BrokerLink, type ConfirmedPublisher } from '@order-mail/shared/broker';
 import type { Logger } from '@order-mail/shared/logger';
 import { toMailEvent, type Outbox, type OutboxEntry, type OutboxLease } from '../../domain/mail-events';
-import { createWakeablePause } from './wakeable-pause';
+import { createBackgroundJob } from './wakeable-pause';
 
 /** Most events read and published in one round. */
 const BATCH_SIZE = 200;
@@ -54,52 +54,33 @@ export interface OutboxRelay {
  * RabbitMQ and dropped; it counts as published with `routed` false.
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
-  const state = {
-    stopping: false,
-    lease: null as OutboxLease | null,
-    out: null as Publishing | null,
-    loop: null as Promise<void> | null,
-  };
-  // Shortened to WAKE_DELAY_MS by a wake (also one that comes mid-round), ended by stop.
-  const pause = createWakeablePause(WAKE_DELAY_MS);
-
-  async function loop(): Promise<void> {
-    while (!state.stopping) {
-      try {
-        await pause.wait(await round(options, state));
-      } catch (err) {
-        options.logger.warn({ err }, 'delivery events not relayed yet; trying again');
-        await dropChannel(state);
-        if (state.lease && !state.lease.holds()) await giveUpLease(state);
-        await pause.wait(POLL_INTERVAL_MS);
-      }
-    }
-    await dropChannel(state);
-    await giveUpLease(state);
-  }
-
-  return {
-    start() {
-      state.loop ??= loop();
+  const state: RelayState = { lease: null, out: null, stopping: () => job.stopping() };
+  // Pauses shortened to WAKE_DELAY_MS by a wake (also one that comes mid-round), ended by stop.
+  const job = createBackgroundJob({
+    wakeDelayMs: WAKE_DELAY_MS,
+    round: () => round(options, state),
+    async failed(err) {
+      options.logger.warn({ err }, 'delivery events not relayed yet; trying again');
+      await dropChannel(state);
+      if (state.lease && !state.lease.holds()) await giveUpLease(state);
+      return POLL_INTERVAL_MS;
     },
-    wake() {
-      pause.wake();
+    async finish() {
+      await dropChannel(state);
+      await giveUpLease(state);
     },
-    async stop() {
-      state.stopping = true;
-      pause.stop();
-      await state.loop;
-    },
-  };
+  });
+  return { start: job.start, wake: job.wake, stop: job.stop };
 }
 
 /** A confirm channel and the one publisher on it (each publisher listens to the channel's returns). */
 type Publishing = { channel: ConfirmChannel; publisher: ConfirmedPublisher };
 
 type RelayState = {
-  stopping: boolean;
   lease: OutboxLease | null;
   out: Publishing | null;
+  /** True once the relay is asked to stop. */
+  stopping: () => boolean;
 };
 
 /** One round of the loop; resolves with how long to wait before the next (0: at once). */
@@ -120,7 +101,7 @@ async function round(options: OutboxRelayOptions, state: RelayState): Promise<nu
   if (options.faultPauseMs) {
     options.logger.warn({ pauseMs: options.faultPauseMs }, 'fault injection: pausing before relaying events');
     await new Promise((r) => setTimeout(r, options.faultPauseMs));
-    if (state.stopping) return 0;
+    if (state.stopping()) return 0;
   }
   state.out ??= await openPublishing(link, options);
   await publishAll(options, state.out.publisher, entries);

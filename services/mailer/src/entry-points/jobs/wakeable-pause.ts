@@ -53,3 +53,56 @@ export function createWakeablePause(wakeDelayMs = 0): WakeablePause {
     },
   };
 }
+
+/** A loop that runs in the background, one round after another, with a `WakeablePause` between. */
+export interface BackgroundJob {
+  /** Starts the loop (once). */
+  start(): void;
+  /** Ends the current pause (after `wakeDelayMs`), or the next one if a round is under way. */
+  wake(): void;
+  /** Lets the round under way finish, runs `finish`; resolves once the loop has ended. */
+  stop(): Promise<void>;
+  /** True once `stop` was called. */
+  stopping(): boolean;
+}
+
+/**
+ * The loop of a background job (the outbox relay, the webhook dispatcher): `round` resolves with
+ * how long to wait before the next (0: at once); a round that rejects is handed to `failed`,
+ * which resolves with how long to wait then; after `stop`, `finish` runs once. Never rejects:
+ * `failed` and `finish` must not.
+ */
+export function createBackgroundJob(steps: {
+  round(): Promise<number>;
+  failed(err: unknown): Promise<number>;
+  finish(): Promise<void>;
+  wakeDelayMs?: number;
+}): BackgroundJob {
+  const pause = createWakeablePause(steps.wakeDelayMs);
+  let stopping = false;
+  let loop: Promise<void> | null = null;
+  async function run(): Promise<void> {
+    while (!stopping) {
+      let waitMs: number;
+      try {
+        waitMs = await steps.round();
+      } catch (err) {
+        waitMs = await steps.failed(err);
+      }
+      await pause.wait(waitMs);
+    }
+    await steps.finish();
+  }
+  return {
+    start() {
+      loop ??= run();
+    },
+    wake: () => pause.wake(),
+    async stop() {
+      stopping = true;
+      pause.stop();
+      await loop;
+    },
+    stopping: () => stopping,
+  };
+}

@@ -6,7 +6,7 @@ import {
   type WebhookOutcome,
   type WebhookQueue,
 } from '../../domain/webhooks';
-import { createWakeablePause } from './wakeable-pause';
+import { createBackgroundJob } from './wakeable-pause';
 
 /** How often an idle dispatcher looks for due deliveries (the relay wakes it when it adds some). */
 const POLL_INTERVAL_MS = 1000;
@@ -56,9 +56,17 @@ export interface WebhookDispatcher {
  */
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const inFlight = new Set<Promise<void>>();
-  const state = { stopping: false, loop: null as Promise<void> | null };
-  // Ended by wake, stop or a POST finishing (a slot is free), also when that comes mid-claim.
-  const pause = createWakeablePause();
+  // Pauses ended by wake, stop or a POST finishing (a slot is free), also when that comes mid-claim.
+  const job = createBackgroundJob({
+    round,
+    async failed(err) {
+      options.logger.warn({ err }, 'webhook deliveries not read; trying again');
+      return ERROR_PAUSE_MS;
+    },
+    async finish() {
+      await Promise.all(inFlight);
+    },
+  });
 
   function attempt(claimed: ClaimedWebhook): void {
     const running = deliver(options, claimed)
@@ -67,21 +75,9 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       })
       .finally(() => {
         inFlight.delete(running);
-        pause.wake();
+        job.wake();
       });
     inFlight.add(running);
-  }
-
-  async function loop(): Promise<void> {
-    while (!state.stopping) {
-      try {
-        await pause.wait(await round());
-      } catch (err) {
-        options.logger.warn({ err }, 'webhook deliveries not read; trying again');
-        await pause.wait(ERROR_PAUSE_MS);
-      }
-    }
-    await Promise.all(inFlight);
   }
 
   /** Claims what the free slots take; resolves with how long to wait before the next round. */
@@ -94,19 +90,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     return POLL_INTERVAL_MS;
   }
 
-  return {
-    start() {
-      state.loop ??= loop();
-    },
-    wake() {
-      pause.wake();
-    },
-    async stop() {
-      state.stopping = true;
-      pause.stop();
-      await state.loop;
-    },
-  };
+  return { start: job.start, wake: job.wake, stop: job.stop };
 }
 
 /** One attempt: POST, decide, record, count, log (never the recipient). */
