@@ -10,7 +10,8 @@ export const MAX_AMQP_NODES = 16;
 /**
  * The node URLs of an AMQP_URL value, in order, each trimmed; or why it is refused (names the
  * entry by position): every entry an `amqp://` or `amqps://` URL with a host and no white space,
- * at most MAX_AMQP_NODES, none empty (a trailing comma is a typo, not a node).
+ * at most MAX_AMQP_NODES, none empty (a trailing comma is a typo, not a node). The message shows
+ * the bad entry with its password masked.
  */
 export function parseAmqpNodeList(value: string): { ok: true; urls: string[] } | { ok: false; message: string } {
   const entries = value.split(',').map((entry) => entry.trim());
@@ -23,7 +24,9 @@ export function parseAmqpNodeList(value: string): { ok: true; urls: string[] } |
     return !/^amqps?:\/\/[^\s,]+$/.test(entry) || url === null || url.hostname === '';
   });
   if (bad >= 0) {
-    const which = entries.length > 1 ? `: entry ${bad + 1} (${JSON.stringify(entries[bad])}) is not one` : '';
+    // The entry as written, but never its password (config errors are logged).
+    const shown = entries[bad].replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@]*@/i, '$1***@');
+    const which = entries.length > 1 ? `: entry ${bad + 1} (${JSON.stringify(shown)}) is not one` : '';
     return { ok: false, message: `${form}${which}` };
   }
   return { ok: true, urls: entries };

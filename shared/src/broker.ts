@@ -57,8 +57,8 @@ interface LinkState {
   // Channels of the current connection, closed one by one on shutdown: a graceful channel close
   // makes the broker process every ack sent on it first, a bare connection close does not.
   channels: Set<amqp.Channel>;
-  /** The last connect failure logged, to log a cause once and then remind once a minute. */
-  lastFailure: { cause: string; at: number };
+  /** The last connect failure logged per node, to log a cause once and then remind once a minute. */
+  lastFailure: Map<string, { cause: string; at: number }>;
   /** AMQP_URL's nodes, and the one the next (or current) connection goes to. */
   nodes: string[];
   nodeIndex: number;
@@ -74,9 +74,10 @@ interface LinkState {
 function recoverySetup(options: OpenBrokerOptions, state: LinkState): (raw: amqp.ChannelModel) => Promise<void> {
   const { logger } = options;
   return async (raw) => {
-    // Listeners are bound by amqplib only after setup returns; until then an 'error'
-    // without a listener would crash the process.
-    raw.on('error', (err: Error) => logger.warn({ err }, 'broker connection error during setup'));
+    // Listeners are bound by amqplib only after setup returns; until then an 'error' without a
+    // listener would crash the process. At debug: this one stays bound after setup, when the
+    // recovering model's 'disconnect' (or a failed setup's 'connect-failed') reports the loss.
+    raw.on('error', (err: Error) => logger.debug({ err }, 'broker connection error'));
     state.channels = new Set();
     const watch = <C extends amqp.Channel>(ch: C): C => {
       ch.on('error', (err: Error) => logger.warn({ err }, 'broker channel error'));
@@ -120,10 +121,10 @@ function logConnectFailure(options: OpenBrokerOptions, state: LinkState, err: Er
   // changes, then a reminder a minute, never a stack (nothing in our code is wrong).
   const cause = describeErrorCause(err) || err.message;
   const node = state.nodes[state.nodeIndex];
-  const key = `${node} ${cause}`;
   const now = Date.now();
-  if (key === state.lastFailure.cause && now - state.lastFailure.at < CONNECT_FAILURE_REMINDER_MS) return;
-  state.lastFailure = { cause: key, at: now };
+  const last = state.lastFailure.get(node);
+  if (last?.cause === cause && now - last.at < CONNECT_FAILURE_REMINDER_MS) return;
+  state.lastFailure.set(node, { cause, at: now });
   const where =
     state.nodes.length > 1
       ? `${maskUrlPassword(node)}, node ${state.nodeIndex + 1} of ${state.nodes.length} in AMQP_URL (${cause}); trying the next`
@@ -149,7 +150,7 @@ function watchConnection(model: amqp.RecoveringChannelModel, options: OpenBroker
   const { logger } = options;
   model.on('connect', () => {
     state.connected = true;
-    state.lastFailure = { cause: '', at: 0 };
+    state.lastFailure.clear();
     logger.info({ node: amqpNodeLabel(state.nodes[state.nodeIndex]) }, 'broker connected');
   });
   model.on('disconnect', (err: Error) => {
@@ -190,7 +191,7 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
     connected: false,
     stopping: false,
     channels: new Set(),
-    lastFailure: { cause: '', at: 0 },
+    lastFailure: new Map(),
     nodes: parsed.urls,
     nodeIndex: 0,
     target: amqpConnectTarget(parsed.urls[0]),

@@ -36,6 +36,26 @@ describe('AMQP_URL as a list of nodes', () => {
     });
   });
 
+  it.each([
+    [
+      'a node without a host',
+      'amqp://order-mail:TopSecret@rabbit-1:5672,amqp://order-mail:TopSecret@:5672',
+      'entry 2 ("amqp://order-mail:***@:5672")',
+    ],
+    [
+      'a space in the password',
+      'amqp://order-mail:Top Secret@rabbit-1:5672,amqp://b:5672',
+      'entry 1 ("amqp://order-mail:***@rabbit-1:5672")',
+    ],
+  ])('when the bad entry has %s, then the message shows it with the password masked', (_what, value, shown) => {
+    // Act
+    const parsed = parseAmqpNodeList(value);
+
+    // Assert
+    expect(!parsed.ok && parsed.message).toContain(shown);
+    expect(JSON.stringify(parsed)).not.toMatch(/TopSecret|Top Secret/);
+  });
+
   it('when AMQP_URL lists more nodes than MAX_AMQP_NODES, then it is refused with the count', () => {
     // Arrange
     const value = Array.from({ length: MAX_AMQP_NODES + 1 }, (_, i) => `amqp://n${i}:5672`).join(',');

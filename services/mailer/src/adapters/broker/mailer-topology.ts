@@ -159,19 +159,26 @@ export interface TopologyDeclaration {
   onGroupSizeKept?: (queue: string, current: number | null, wanted: number) => void;
 }
 
+/** Queues already reported as kept with their own group size, by this process (every connection declares them at every connect). */
+const reportedGroupSizes = new Set<string>();
+
 /**
  * The declaration of a connection's setup: on `channel`, group sizes probed on scratch channels,
- * and a queue kept with its own size logged at info.
+ * and a queue kept with its own size logged at info, once per queue and process.
  */
 export function declarationOn(channel: Channel, open: ChannelOpener, logger: Logger): TopologyDeclaration {
   return {
     channel,
     scratchChannel: () => open.scratchChannel(),
-    onGroupSizeKept: (queue, current, wanted) =>
+    onGroupSizeKept(queue, current, wanted) {
+      if (reportedGroupSizes.has(queue)) return;
+      reportedGroupSizes.add(queue);
       logger.info(
-        { queue, current, wanted },
-        'queue exists with another x-quorum-initial-group-size; kept as it is (the size only applies when a queue is created)',
-      ),
+        { queue, current: current ?? 'none', wanted },
+        'queue exists with another x-quorum-initial-group-size; kept as it is: the size only applies when a ' +
+          'queue is created (add replicas with `rabbitmq-queues grow <node> all`)',
+      );
+    },
   };
 }
 

@@ -59,12 +59,12 @@ function createCounters(registers: Registry[]) {
     }),
     pausedSeconds: new Counter({
       name: 'mailer_smtp_rate_limit_pause_seconds_total',
-      help: "Seconds of the pauses of this worker's sends after rate-limit replies.",
+      help: "Seconds of the pauses of this worker's sends after rate-limit replies, each pause's length added when it starts.",
       registers,
     }),
     sendRateWaitSeconds: new Counter({
       name: 'mailer_send_rate_wait_seconds_total',
-      help: 'Seconds sends waited for the shared cap on sends per second (SMTP_MAX_RATE).',
+      help: 'Seconds sends waited for the shared cap on sends per second (SMTP_MAX_RATE), every waiting send counted: its rate is the average number of sends waiting.',
       registers,
     }),
   };
