@@ -35,8 +35,11 @@ export function parseAmqpNodeList(value: string): { ok: true; urls: string[] } |
 /**
  * The object form of a node URL that amqplib's `connect` accepts (its `url` argument as an
  * object: protocol without the colon, hostname, port, username, password, vhost, and the
- * `frameMax`, `channelMax`, `heartbeat`, `locale` query parameters its URL form reads).
- * User name, password and vhost are percent-decoded, as amqplib decodes them in a URL. Every key
+ * `frameMax`, `maxFrameSize`, `channelMax`, `heartbeat`, `locale` query parameters its URL form
+ * reads).
+ * User name and password are percent-decoded, leniently as amqplib's URL form does (a `%` that
+ * starts no escape, as in `50%off`, stays as written); the vhost is left encoded (amqplib decodes
+ * it). Every key
  * is present (undefined when absent), so assigning one target over another leaves nothing behind.
  * Throws a TypeError for a URL that does not parse (`parseAmqpNodeList` refuses those first).
  */
@@ -49,14 +52,24 @@ export function amqpConnectTarget(url: string): AmqpConnectTarget {
     hostname: parts.hostname.replace(/^\[|\]$/g, ''),
     port: parts.port === '' ? undefined : Number(parts.port),
     // amqplib's URL form: no user and no password means guest/guest.
-    username: parts.username === '' && parts.password === '' ? undefined : decodeURIComponent(parts.username),
-    password: parts.username === '' && parts.password === '' ? undefined : decodeURIComponent(parts.password),
+    username: parts.username === '' && parts.password === '' ? undefined : decoded(parts.username),
+    password: parts.username === '' && parts.password === '' ? undefined : decoded(parts.password),
     vhost: parts.pathname.length > 1 ? parts.pathname.slice(1) : undefined,
     frameMax: int('frameMax'),
+    maxFrameSize: int('maxFrameSize'),
     channelMax: int('channelMax'),
     heartbeat: int('heartbeat'),
     locale: query.get('locale') ?? undefined,
   };
+}
+
+/** Percent-decoded text, or the text as written where it is not valid percent-encoding. Never throws. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** What `amqpConnectTarget` returns. */
@@ -69,6 +82,7 @@ export interface AmqpConnectTarget {
   /** Percent-encoded as in the URL (amqplib unescapes it). */
   vhost: string | undefined;
   frameMax: number | undefined;
+  maxFrameSize: number | undefined;
   channelMax: number | undefined;
   heartbeat: number | undefined;
   locale: string | undefined;

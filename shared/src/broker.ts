@@ -50,6 +50,16 @@ export interface OpenBrokerOptions {
 
 const CONNECT_FAILURE_REMINDER_MS = 60_000;
 
+/** One node of AMQP_URL: its URL, `host:port` for logs, and what amqplib connects to. */
+interface BrokerNode {
+  url: string;
+  label: string;
+  target: AmqpConnectTarget;
+}
+
+/** The node the next (or current) connection goes to. */
+const currentNode = (state: LinkState): BrokerNode => state.nodes[state.nodeIndex];
+
 /** What the connection's listeners and the returned link share. */
 interface LinkState {
   connected: boolean;
@@ -59,8 +69,8 @@ interface LinkState {
   channels: Set<amqp.Channel>;
   /** The last connect failure logged per node, to log a cause once and then remind once a minute. */
   lastFailure: Map<string, { cause: string; at: number }>;
-  /** AMQP_URL's nodes, and the one the next (or current) connection goes to. */
-  nodes: string[];
+  /** AMQP_URL's nodes (each parsed once, at start), and the one the next (or current) connection goes to. */
+  nodes: BrokerNode[];
   nodeIndex: number;
   /** What amqplib connects to: reassigned to the next node when a connection fails or is lost. */
   target: AmqpConnectTarget;
@@ -120,17 +130,17 @@ function logConnectFailure(options: OpenBrokerOptions, state: LinkState, err: Er
   // Retried every few seconds for as long as the broker is away: one plain line when the cause
   // changes, then a reminder a minute, never a stack (nothing in our code is wrong).
   const cause = describeErrorCause(err) || err.message;
-  const node = state.nodes[state.nodeIndex];
+  const node = currentNode(state);
   const now = Date.now();
-  const last = state.lastFailure.get(node);
+  const last = state.lastFailure.get(node.label);
   if (last?.cause === cause && now - last.at < CONNECT_FAILURE_REMINDER_MS) return;
-  state.lastFailure.set(node, { cause, at: now });
+  state.lastFailure.set(node.label, { cause, at: now });
   const where =
     state.nodes.length > 1
-      ? `${maskUrlPassword(node)}, node ${state.nodeIndex + 1} of ${state.nodes.length} in AMQP_URL (${cause}); trying the next`
-      : `AMQP_URL ${maskUrlPassword(node)} (${cause}); retrying`;
+      ? `${maskUrlPassword(node.url)}, node ${state.nodeIndex + 1} of ${state.nodes.length} in AMQP_URL (${cause}); trying the next`
+      : `AMQP_URL ${maskUrlPassword(node.url)} (${cause}); retrying`;
   logger.warn(
-    { amqpUrl: maskUrlPassword(node), node: amqpNodeLabel(node), cause, error: err.message },
+    { amqpUrl: maskUrlPassword(node.url), node: node.label, cause, error: err.message },
     `broker not reachable at ${where}`,
   );
 }
@@ -142,7 +152,7 @@ function logConnectFailure(options: OpenBrokerOptions, state: LinkState, err: Er
 function rotateNode(state: LinkState): void {
   if (state.nodes.length < 2) return;
   state.nodeIndex = (state.nodeIndex + 1) % state.nodes.length;
-  Object.assign(state.target, amqpConnectTarget(state.nodes[state.nodeIndex]));
+  Object.assign(state.target, currentNode(state).target);
 }
 
 /** Follows the connection's life: connected or not, and a log line for each change. */
@@ -151,17 +161,14 @@ function watchConnection(model: amqp.RecoveringChannelModel, options: OpenBroker
   model.on('connect', () => {
     state.connected = true;
     state.lastFailure.clear();
-    logger.info({ node: amqpNodeLabel(state.nodes[state.nodeIndex]) }, 'broker connected');
+    logger.info({ node: currentNode(state).label }, 'broker connected');
   });
   model.on('disconnect', (err: Error) => {
     state.connected = false;
-    const node = amqpNodeLabel(state.nodes[state.nodeIndex]);
+    const node = currentNode(state).label;
     // The node may be the one that went away: the next connection tries the next one.
     rotateNode(state);
-    logger.warn(
-      { err, node, next: amqpNodeLabel(state.nodes[state.nodeIndex]) },
-      'broker connection lost, reconnecting',
-    );
+    logger.warn({ err, node, next: currentNode(state).label }, 'broker connection lost, reconnecting');
     options.onDisconnect?.(err);
   });
   model.on('connect-failed', (err: Error) => {
@@ -192,9 +199,11 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
     stopping: false,
     channels: new Set(),
     lastFailure: new Map(),
-    nodes: parsed.urls,
+    // Each node's target is made now: a node that cannot be is a start-up error, never one
+    // thrown later from a reconnect listener.
+    nodes: parsed.urls.map((url) => ({ url, label: amqpNodeLabel(url), target: amqpConnectTarget(url) })),
     nodeIndex: 0,
-    target: amqpConnectTarget(parsed.urls[0]),
+    target: { ...amqpConnectTarget(parsed.urls[0]) },
   };
   // amqplib reads the object at each (re)connect, so `rotateNode` can change it in place.
   const model = await amqp.connect(state.target as amqp.Options.Connect, {
@@ -216,7 +225,7 @@ export async function openBroker(options: OpenBrokerOptions): Promise<BrokerLink
 
   return {
     isConnected: () => state.connected && !state.stopping,
-    node: () => (state.connected && !state.stopping ? amqpNodeLabel(state.nodes[state.nodeIndex]) : null),
+    node: () => (state.connected && !state.stopping ? currentNode(state).label : null),
     openChannel: async () => adHoc(await model.createChannel()),
     openConfirmChannel: async () => adHoc(await model.createConfirmChannel()),
     waitForConnect: () => model.waitForConnect().then(() => undefined),

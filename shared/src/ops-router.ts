@@ -9,6 +9,14 @@ export interface ReadinessCheck {
   informational?: boolean;
 }
 
+/**
+ * `/readyz`'s `brokerNode`: `host:port` of the RabbitMQ node (one of AMQP_URL's) the service is
+ * connected to, `none` while it is not; informational, it never makes the service unready.
+ */
+export function brokerNodeCheck(node: () => string | null): ReadinessCheck {
+  return { name: 'brokerNode', status: () => node() ?? 'none', informational: true };
+}
+
 /** A check that is either `ready` or `not_ready`. */
 export function readinessCheck(name: string, isReady: () => boolean): ReadinessCheck {
   return { name, status: () => (isReady() ? 'ready' : 'not_ready') };

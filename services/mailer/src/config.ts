@@ -10,6 +10,7 @@ import {
   durationFormat,
   durationMsSchema,
   parseConfig,
+  parseAmqpNodeList,
   parseDuration,
   portSchema,
 } from '@order-mail/shared/config';
@@ -136,7 +137,8 @@ const webhookSecretSchema = z.string().transform((value, ctx) => {
  * one node's loss; more replicas cost writes), or undefined for a single URL (RabbitMQ decides).
  */
 function defaultQuorumGroupSize(amqpUrl: string): number | undefined {
-  const nodes = amqpUrl.split(',').length;
+  const parsed = parseAmqpNodeList(amqpUrl);
+  const nodes = parsed.ok ? parsed.urls.length : 1;
   return nodes > 1 ? Math.min(3, nodes) : undefined;
 }
 

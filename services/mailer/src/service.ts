@@ -1,6 +1,6 @@
 import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import { createLogger, type Logger } from '@order-mail/shared/logger';
-import { listenHttp, type ReadinessCheck } from '@order-mail/shared/http';
+import { brokerNodeCheck, listenHttp, type ReadinessCheck } from '@order-mail/shared/http';
 import { createMetricsRegistry, createUpGauge } from '@order-mail/shared/metrics';
 import type { Registry } from 'prom-client';
 import { shopIdentityFromConfig, type MailerConfig } from './config';
@@ -230,7 +230,7 @@ async function assembleMailer(config: MailerConfig, logger: Logger): Promise<Mai
   const guarded = onceMigrated(ledgerState, records, replays);
   const app = createMailerApp({
     registry,
-    checks: [...readinessConditions(parts), brokerNodeCheck(consumer)],
+    checks: [...readinessConditions(parts), brokerNodeCheck(() => consumer.link()?.node() ?? null)],
     ledger,
     deadLetters: guarded.records,
     replays: guarded.replays,
@@ -398,11 +398,6 @@ function readinessConditions(parts: Omit<MailerParts, 'app'>): ReadinessConditio
       status: () => (ledgerState.migrated && database.isReady() ? 'ready' : 'unavailable'),
     },
   ];
-}
-
-/** `/readyz`'s `brokerNode`: the RabbitMQ node (of AMQP_URL's) the consumer is connected to; never makes the mailer unready. */
-function brokerNodeCheck(consumer: OrderConfirmedConsumer): ReadinessCheck {
-  return { name: 'brokerNode', status: () => consumer.link()?.node() ?? 'none', informational: true };
 }
 
 function registerUpGauges(parts: MailerParts, conditions: ReadinessCondition[]): void {

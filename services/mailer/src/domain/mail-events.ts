@@ -65,9 +65,10 @@ export interface OutboxLease {
   next(limit: number): Promise<OutboxEntry[]>;
   /**
    * Removes published entries; when webhooks are on, makes a webhook delivery of each in the same
-   * statement (one per event, however often a batch is relayed).
+   * statement (one per event, however often a batch is relayed) from `events`, the entries as
+   * published (`toMailEvent`, same order).
    */
-  remove(entries: readonly OutboxEntry[]): Promise<void>;
+  remove(entries: readonly OutboxEntry[], events: readonly MailEvent[]): Promise<void>;
   /** False once the lease's connection failed: release it and lead again. */
   holds(): boolean;
   /** Gives the lease up (unlocks, returns the connection); never rejects. */

@@ -189,7 +189,8 @@ export function readStoredReplayFilter(stored: Record<string, unknown>): {
   return { filter, force: force === true };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Any UUID in its 8-4-4-4-12 hex form, any case (PostgreSQL's `uuid` takes it; its version is not checked). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Whether `id` can name a job (a UUID): anything else names none, without asking the database. */
 export function isReplayJobId(id: string): boolean {

@@ -10,7 +10,7 @@ import type { OrderEmail } from './order-email';
 import { SendFailureError, type RenderedEmail, type SendFailure } from './ports';
 import { isRecipientRejection } from './recipient-rejection';
 import type { RecipientRejection } from './suppression';
-import { decideNextStep } from './retry-policy';
+import { decideNextStep, type NextStep } from './retry-policy';
 import type { SendPause } from './send-pause';
 
 /** Everything the send step needs about one claimed delivery. */
@@ -146,7 +146,7 @@ async function recordSent(
  * pause (the order waits to be claimed again); `sending` for a hold (the send may have gone
  * through); `dead` for a dead letter.
  */
-function statusAfter(action: ReturnType<typeof decideNextStep>['action']): 'retrying' | 'sending' | 'dead' {
+function statusAfter(action: NextStep['action']): 'retrying' | 'sending' | 'dead' {
   if (action === 'retry' || action === 'resend-after-pause') return 'retrying';
   return action === 'hold' ? 'sending' : 'dead';
 }

@@ -196,15 +196,25 @@ export function declarationOn(channel: Channel, open: ChannelOpener, logger: Log
  */
 export async function declareMailerTopology(target: Channel | TopologyDeclaration, t: MailerTopology): Promise<void> {
   const d: TopologyDeclaration = 'assertQueue' in target ? { channel: target } : target;
+  const scratch = scratchChannels(d);
+  try {
+    await declareAll(d, t, scratch);
+  } finally {
+    await scratch.close();
+  }
+}
+
+/** The exchanges, queues and bindings of `declareMailerTopology`, in order. */
+async function declareAll(d: TopologyDeclaration, t: MailerTopology, scratch: ScratchChannels): Promise<void> {
   const ch = d.channel;
   await ch.assertExchange(t.ordersExchange, 'topic', { durable: true });
   await ch.assertExchange(t.deadLetterExchange, 'direct', { durable: true });
   await ch.assertExchange(t.mailEventsExchange, 'topic', { durable: true });
   // Listing dead letters fetches and hands them back, which counts as a delivery; RabbitMQ 4
   // gives quorum queues a default delivery limit, and this queue has nowhere to dead-letter to.
-  await declareQuorumQueue(d, t, t.deadLetterQueue, { 'x-delivery-limit': DEAD_LETTER_DELIVERY_LIMIT });
+  await declareQuorumQueue(d, t, scratch, t.deadLetterQueue, { 'x-delivery-limit': DEAD_LETTER_DELIVERY_LIMIT });
   await ch.bindQueue(t.deadLetterQueue, t.deadLetterExchange, t.workQueue);
-  await declareQuorumQueue(d, t, t.workQueue, {
+  await declareQuorumQueue(d, t, scratch, t.workQueue, {
     'x-delivery-limit': t.deliveryLimit,
     'x-dead-letter-exchange': t.deadLetterExchange,
     'x-dead-letter-routing-key': t.workQueue,
@@ -215,7 +225,7 @@ export async function declareMailerTopology(target: Channel | TopologyDeclaratio
   for (const ms of t.retryDelaysMs) delayQueues.set(retryQueueName(t.workQueue, ms), ms);
   delayQueues.set(holdQueueName(t.workQueue, t.holdDelayMs), t.holdDelayMs);
   for (const [name, ms] of delayQueues) {
-    await declareQuorumQueue(d, t, name, {
+    await declareQuorumQueue(d, t, scratch, name, {
       'x-message-ttl': ms,
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': t.workQueue,
@@ -236,6 +246,7 @@ export async function declareMailerTopology(target: Channel | TopologyDeclaratio
 async function declareQuorumQueue(
   d: TopologyDeclaration,
   t: MailerTopology,
+  scratch: ScratchChannels,
   name: string,
   args: Record<string, unknown>,
 ): Promise<void> {
@@ -249,21 +260,49 @@ async function declareQuorumQueue(
       },
     });
   const wanted = t.quorumGroupSize;
-  if (wanted === undefined || !d.scratchChannel) {
+  const probe = wanted === undefined ? null : await scratch.get();
+  if (wanted === undefined || !probe) {
     await declare(d.channel, wanted);
     return;
   }
-  const scratch = await d.scratchChannel();
   try {
-    await declare(scratch, wanted);
-    await scratch.close().catch(() => undefined);
-    return;
+    await declare(probe, wanted);
   } catch (err) {
+    // The refusal closed the scratch channel: the next queue gets a new one.
+    scratch.lost();
     const current = currentGroupSizeIn(err);
     if (current === undefined) throw err;
     await declare(d.channel, current);
     d.onGroupSizeKept?.(name, current, wanted);
   }
+}
+
+/** One scratch channel for a whole declaration, opened when first needed and again after a refusal closed it. */
+interface ScratchChannels {
+  /** The open scratch channel, or null when the declaration has no `scratchChannel`. */
+  get(): Promise<Channel | null>;
+  /** The current one was closed by a refusal. */
+  lost(): void;
+  /** Closes the one still open; never rejects. */
+  close(): Promise<void>;
+}
+
+function scratchChannels(d: TopologyDeclaration): ScratchChannels {
+  let open: Channel | null = null;
+  return {
+    async get() {
+      if (!d.scratchChannel) return null;
+      open ??= await d.scratchChannel();
+      return open;
+    },
+    lost() {
+      open = null;
+    },
+    async close() {
+      await open?.close().catch(() => undefined);
+      open = null;
+    },
+  };
 }
 
 /**

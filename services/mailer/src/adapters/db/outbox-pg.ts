@@ -2,13 +2,7 @@ import type { Pool } from 'pg';
 import type { MailEventType } from '@order-mail/shared/contract';
 import { tryAdvisoryLock } from './advisory-lock';
 import { REMOVE_RELAYED_INTO_WEBHOOKS } from './webhook-deliveries-pg';
-import {
-  toMailEvent,
-  type Outbox,
-  type OutboxEntry,
-  type OutboxLease,
-  type OutboxStats,
-} from '../../domain/mail-events';
+import { type Outbox, type OutboxEntry, type OutboxLease, type OutboxStats } from '../../domain/mail-events';
 
 /** A `mail_events_outbox` row as pg returns it. */
 interface OutboxRow {
@@ -64,13 +58,13 @@ export function createPgOutbox(pool: Pool, schema: string, options: { webhooks?:
           ]);
           return rows.map(toEntry);
         },
-        async remove(entries) {
+        async remove(entries, events) {
           const ids = entries.map((e) => e.id);
           if (!options.webhooks) {
             await pool.query('DELETE FROM mail_events_outbox WHERE id = ANY($1::bigint[])', [ids]);
             return;
           }
-          await pool.query(REMOVE_RELAYED_INTO_WEBHOOKS, [ids, JSON.stringify(entries.map(toMailEvent))]);
+          await pool.query(REMOVE_RELAYED_INTO_WEBHOOKS, [ids, JSON.stringify(events)]);
         },
         holds: () => !lock.lost(),
         release: () => lock.release(),

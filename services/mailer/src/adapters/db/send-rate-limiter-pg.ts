@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import { RateLimiterPostgres, RateLimiterQueue } from 'rate-limiter-flexible';
 import type { Logger } from '@order-mail/shared/logger';
+import { databaseRetryDelayMs } from '../../domain/database-problems';
 import type { SendRateLimiter } from '../../domain/ports';
 
 /** The library's table (migration 006), in the ledger's schema. */
@@ -13,8 +14,7 @@ const KEY = 'smtp';
 const WINDOWS_PER_SECOND = 10;
 /** How long a send waits for an unreachable PostgreSQL before `acquire` rejects, by default. */
 const DEFAULT_PATIENCE_MS = 10_000;
-/** Pause before asking an unreachable PostgreSQL again: 250 ms, doubling to 2 s. */
-const FIRST_RETRY_MS = 250;
+/** Longest pause before asking an unreachable PostgreSQL again (`databaseRetryDelayMs`: 250 ms, doubling to this). */
 const LAST_RETRY_MS = 2000;
 
 /** The fixed window the cap is counted in: at most `points` sends per `durationMs` (whole milliseconds). */
@@ -82,7 +82,8 @@ export function createPgSendRateLimiter(pool: Pool, options: PgSendRateLimiterOp
   return {
     async acquire() {
       const giveUpAt = Date.now() + patienceMs;
-      for (let retryMs = FIRST_RETRY_MS; ; retryMs = Math.min(2 * retryMs, LAST_RETRY_MS)) {
+      for (let attempt = 0; ; attempt++) {
+        const retryMs = databaseRetryDelayMs(attempt, LAST_RETRY_MS);
         try {
           await queue.removeTokens(1, KEY);
           if (unreachable) options.logger.info('shared send rate (SMTP_MAX_RATE) readable again; sending');

@@ -13,6 +13,7 @@ import {
   type DeadLetterReplays,
   type ListOrder,
 } from '../../domain/dead-letters';
+import { UUID } from '../../domain/replay-job';
 import { dateTimeSchema, noQuery, orderIdSchema, parse, parseQuery, queryInt, queryIntOr } from './admin-request';
 
 /** The filter keys a listing, a replay and a purge share (`DeadLetterFilter` without `state`). */
@@ -148,8 +149,6 @@ const recordParams = z.strictObject({
     .string()
     .refine(isRecordId, { message: 'must be a dead letter id, a whole number as GET /dead-letters lists it' }),
 });
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const jobParams = z.strictObject({
   id: z.string().regex(UUID, { message: 'must be a replay job id, a UUID as POST /dead-letters/replay answered' }),

@@ -4,6 +4,7 @@ import { AppError, ErrorCodes } from '@order-mail/shared/contract';
 import type { Logger } from '@order-mail/shared/logger';
 import { requireJson, verifyUtf8JsonBody } from '@order-mail/shared/http';
 import { WEBHOOK_STATES, type WebhookLog } from '../../domain/webhooks';
+import { UUID } from '../../domain/replay-job';
 import { dateTimeSchema, noQuery, orderIdSchema, parse, parseQuery, queryIntOr } from './admin-request';
 
 /**
@@ -18,9 +19,6 @@ export const NO_SELECTION_MESSAGE =
   'give "eventIds" (a list of event ids) or "failedSince" (an ISO 8601 date-time): which deliveries to send again';
 /** What a redelivery with both selectors is told (on `failedSince`). */
 export const BOTH_SELECTIONS_MESSAGE = '"failedSince" cannot be combined with "eventIds": give one of them';
-
-/** Any UUID in its 8-4-4-4-12 hex form, any case (PostgreSQL's `uuid` takes it; its version is not checked). */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An event id: a UUID, out in lower case, so PostgreSQL never sees a string its `uuid` refuses. */
 const eventIdSchema = z

@@ -1,8 +1,8 @@
 import type { ConfirmChannel } from 'amqplib';
-import { ErrorCodes, isAppError, type MailEventType } from '@order-mail/shared/contract';
+import { ErrorCodes, isAppError, type MailEvent, type MailEventType } from '@order-mail/shared/contract';
 import { createConfirmedPublisher, type BrokerLink, type ConfirmedPublisher } from '@order-mail/shared/broker';
 import type { Logger } from '@order-mail/shared/logger';
-import { toMailEvent, type Outbox, type OutboxEntry, type OutboxLease } from '../../domain/mail-events';
+import { toMailEvent, type Outbox, type OutboxLease } from '../../domain/mail-events';
 import { createBackgroundJob } from './wakeable-pause';
 
 /** Most events read and published in one round. */
@@ -104,22 +104,24 @@ async function round(options: OutboxRelayOptions, state: RelayState): Promise<nu
     if (state.stopping()) return 0;
   }
   state.out ??= await openPublishing(link, options);
-  await publishAll(options, state.out.publisher, entries);
-  await state.lease.remove(entries);
+  // Built once: published, then (with webhooks on) stored as the webhook deliveries' events.
+  const events = entries.map(toMailEvent);
+  await publishAll(options, state.out.publisher, events);
+  await state.lease.remove(entries, events);
   options.onRemoved?.();
   return entries.length === BATCH_SIZE ? 0 : POLL_INTERVAL_MS;
 }
 
-/** Publishes `entries` in order on one channel and waits for every confirm; rejects if any fails. */
-async function publishAll(options: OutboxRelayOptions, publisher: ConfirmedPublisher, entries: OutboxEntry[]) {
+/** Publishes `events` in order on one channel and waits for every confirm; rejects if any fails. */
+async function publishAll(options: OutboxRelayOptions, publisher: ConfirmedPublisher, events: MailEvent[]) {
   const results = await Promise.allSettled(
-    entries.map((entry) =>
-      publisher.publish(options.exchange, entry.type, Buffer.from(JSON.stringify(toMailEvent(entry))), {
-        messageId: entry.eventId,
-        type: entry.type,
+    events.map((event) =>
+      publisher.publish(options.exchange, event.type, Buffer.from(JSON.stringify(event)), {
+        messageId: event.eventId,
+        type: event.type,
         persistent: true,
         contentType: 'application/json',
-        timestamp: Math.floor(entry.occurredAt.getTime() / 1000),
+        timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
       }),
     ),
   );
@@ -127,7 +129,7 @@ async function publishAll(options: OutboxRelayOptions, publisher: ConfirmedPubli
     (r): r is PromiseRejectedResult => r.status === 'rejected' && !isAppError(r.reason, ErrorCodes.PUBLISH_UNROUTABLE),
   );
   if (failed) throw failed.reason;
-  results.forEach((r, i) => options.onPublished?.(entries[i].type, r.status === 'fulfilled'));
+  results.forEach((r, i) => options.onPublished?.(events[i].type, r.status === 'fulfilled'));
 }
 
 /** A confirm channel with its publisher, kept for every batch until it fails. */

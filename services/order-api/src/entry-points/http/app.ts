@@ -7,6 +7,7 @@ import {
   createHttpErrorHandler,
   createOpsRouter,
   notFoundHandler,
+  brokerNodeCheck,
   readinessCheck,
   refuseDeclaredBodyOver,
   requireJson,
@@ -67,11 +68,7 @@ export function createOrderApiApp(deps: OrderApiAppDeps): express.Express {
     },
   );
 
-  // Which node of AMQP_URL the publisher is connected to; never makes the API unready by itself.
-  const checks = [
-    readinessCheck('broker', publisher.isReady),
-    { name: 'brokerNode', status: () => publisher.node() ?? 'none', informational: true },
-  ];
+  const checks = [readinessCheck('broker', publisher.isReady), brokerNodeCheck(publisher.node)];
   // Said, never a reason to be unready: switching authentication off is a deliberate choice.
   if (deps.apiKeys === null) checks.push({ name: 'auth', status: () => 'off', informational: true });
   // After POST /orders, whose paths it does not share: every order would otherwise pass through
