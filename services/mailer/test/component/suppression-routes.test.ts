@@ -1,19 +1,14 @@
 import { Pool } from 'pg';
 import pino from 'pino';
-import { Registry } from 'prom-client';
-import { listenHttp, type HttpServerHandle } from '@order-mail/shared/http';
 import { DATABASE_URL, dropSchema, query } from '@test/helpers/database';
 import { jsonOf, type Loose } from '@test/helpers/http';
-import { capturingLogger, type LogLine } from '@test/helpers/logs';
+import type { LogLine } from '@test/helpers/logs';
 import { uniqueStackNames } from '@test/helpers/stack';
+import { startAdminApp, type RunningAdminApp } from './fixtures/admin-app';
 import { migrate } from '../../src/adapters/db/database';
-import { createPgDeadLetterRecords } from '../../src/adapters/db/dead-letter-records-pg';
-import { createPgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
 import { createPgSuppressionList } from '../../src/adapters/db/suppressions-pg';
-import type { DeadLetterReplays } from '../../src/domain/dead-letters';
 import type { SuppressionList } from '../../src/domain/suppression';
 import { adminTokenId } from '../../src/entry-points/http/admin-request';
-import { createMailerApp } from '../../src/entry-points/http/app';
 
 // The suppression list's admin routes and its PostgreSQL adapter together, on a real database:
 // each test migrates a schema of its own and starts the mailer's app on it.
@@ -22,36 +17,15 @@ const TOKEN = 'admin-token-for-suppression-routes-0123';
 const ACTOR = `admin:${adminTokenId(TOKEN)}`;
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
-/** Replay jobs are not part of these tests: every call rejects. */
-const noReplays: DeadLetterReplays = {
-  preview: () => Promise.reject(new Error('not part of these tests')),
-  start: () => Promise.reject(new Error('not part of these tests')),
-  get: () => Promise.reject(new Error('not part of these tests')),
-  recent: () => Promise.reject(new Error('not part of these tests')),
-};
-
-interface Running {
-  url: string;
+/** The app of `startAdminApp`, and the suppression list it serves. */
+interface Running extends RunningAdminApp {
   suppressions: SuppressionList;
-  close(): Promise<void>;
 }
 
 /** The mailer's app on `pool`, its suppression list the PostgreSQL adapter's. */
 async function startApp(pool: Pool, logs: LogLine[], adminToken: string | undefined): Promise<Running> {
   const suppressions = createPgSuppressionList(pool);
-  const app = createMailerApp({
-    registry: new Registry(),
-    checks: [],
-    ledger: createPgDeliveryLedger(pool),
-    deadLetters: createPgDeadLetterRecords(pool),
-    replays: noReplays,
-    suppressions,
-    logger: capturingLogger(logs, { service: 'mailer' }),
-    adminToken,
-    retryAfterSeconds: 5,
-  });
-  const http: HttpServerHandle = await listenHttp(app, 0, { host: '127.0.0.1' });
-  return { url: http.url, suppressions, close: () => http.close(1000) };
+  return { ...(await startAdminApp(pool, logs, adminToken, { suppressions })), suppressions };
 }
 
 describe('suppression-list admin routes on PostgreSQL', () => {

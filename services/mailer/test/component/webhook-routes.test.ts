@@ -1,21 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { Registry } from 'prom-client';
 import type { MailEvent } from '@order-mail/shared/contract';
-import { listenHttp, type HttpServerHandle } from '@order-mail/shared/http';
 import { DATABASE_URL, dropSchema, query } from '@test/helpers/database';
 import { jsonOf, type Loose } from '@test/helpers/http';
-import { capturingLogger, type LogLine } from '@test/helpers/logs';
+import type { LogLine } from '@test/helpers/logs';
 import { uniqueStackNames } from '@test/helpers/stack';
+import { startAdminApp, type RunningAdminApp } from './fixtures/admin-app';
 import { migrate } from '../../src/adapters/db/database';
-import { createPgDeadLetterRecords } from '../../src/adapters/db/dead-letter-records-pg';
-import { createPgDeliveryLedger } from '../../src/adapters/db/delivery-ledger-pg';
 import { createPgWebhookLog } from '../../src/adapters/db/webhook-log-pg';
-import type { DeadLetterReplays } from '../../src/domain/dead-letters';
 import type { WebhookOutcome, WebhookState } from '../../src/domain/webhooks';
 import { adminTokenId } from '../../src/entry-points/http/admin-request';
-import { createMailerApp } from '../../src/entry-points/http/app';
 import {
   BOTH_SELECTIONS_MESSAGE,
   MAX_REDELIVER_EVENT_IDS,
@@ -33,35 +28,9 @@ const AUTH = { authorization: `Bearer ${TOKEN}` };
 const WEBHOOK_URL = 'https://shop.example/hooks/mail';
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-/** Replay jobs are not part of these tests: every call rejects. */
-const noReplays: DeadLetterReplays = {
-  preview: () => Promise.reject(new Error('not part of these tests')),
-  start: () => Promise.reject(new Error('not part of these tests')),
-  get: () => Promise.reject(new Error('not part of these tests')),
-  recent: () => Promise.reject(new Error('not part of these tests')),
-};
-
-interface Running {
-  url: string;
-  close(): Promise<void>;
-}
-
 /** The mailer's app on `pool`, its webhook log the PostgreSQL adapter's. */
-async function startApp(pool: Pool, logs: LogLine[], adminToken: string | undefined): Promise<Running> {
-  const app = createMailerApp({
-    registry: new Registry(),
-    checks: [],
-    ledger: createPgDeliveryLedger(pool),
-    deadLetters: createPgDeadLetterRecords(pool),
-    replays: noReplays,
-    webhookLog: createPgWebhookLog(pool),
-    logger: capturingLogger(logs, { service: 'mailer' }),
-    adminToken,
-    retryAfterSeconds: 5,
-  });
-  const http: HttpServerHandle = await listenHttp(app, 0, { host: '127.0.0.1' });
-  return { url: http.url, close: () => http.close(1000) };
-}
+const startApp = (pool: Pool, logs: LogLine[], adminToken: string | undefined): Promise<RunningAdminApp> =>
+  startAdminApp(pool, logs, adminToken, { webhookLog: createPgWebhookLog(pool) });
 
 /** A delivery row to insert; what is left out takes the table's default (pending, due now, created now). */
 interface DeliveryRow {
@@ -92,7 +61,7 @@ interface AttemptRow {
 describe('webhook delivery-log admin routes on PostgreSQL', () => {
   let schema: string;
   let pool: Pool;
-  let running: Running;
+  let running: RunningAdminApp;
   let logs: LogLine[];
 
   beforeEach(async () => {

@@ -4,16 +4,12 @@ import type { MailEventType } from '@order-mail/shared/contract';
 import { capturingLogger, type LogLine } from '@test/helpers/logs';
 import type { Outbox, OutboxEntry, OutboxLease, OutboxStats } from '../../src/domain/mail-events';
 import { createOutboxRelay, type OutboxRelay } from '../../src/entry-points/jobs/outbox-relay';
+import { settle } from './fakes/settle';
 
 /** The relay's idle poll (POLL_INTERVAL_MS). */
 const POLL_MS = 500;
 const EXCHANGE = 'mail.events';
 const CONFIRM_TIMEOUT_MS = 10_000;
-
-/** Lets every promise and tick settle without moving the (fake) clock: setImmediate is left real. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 const TYPES: MailEventType[] = ['email.sent', 'email.retrying', 'email.dead_lettered', 'email.suppressed'];
 

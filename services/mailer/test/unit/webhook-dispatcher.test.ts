@@ -11,17 +11,13 @@ import type {
   WebhookStats,
 } from '../../src/domain/webhooks';
 import { createWebhookDispatcher, type WebhookDispatcher } from '../../src/entry-points/jobs/webhook-dispatcher';
+import { settle } from './fakes/settle';
 
 /** The dispatcher's idle poll (POLL_INTERVAL_MS): every "at once" below happens with the clock standing still. */
 const POLL_MS = 1000;
 const RETRY_DELAYS_MS = [60_000, 300_000] as const;
 const TIMEOUT_MS = 15_000;
 const URL = 'https://hooks.shop.example/mail-events';
-
-/** Lets every promise and tick settle without moving the (fake) clock: setImmediate is left real. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 function mailEvent(n: number): MailEvent {
   return {
